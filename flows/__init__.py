@@ -1,0 +1,1 @@
+"""batch-analytics-platform: the pipeline package (domain logic, Prefect flows, settings, CLI)."""

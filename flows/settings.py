@@ -1,0 +1,101 @@
+"""The one place that reads the environment: every knob of the platform, prefix BAP_.
+
+Settings are read at run time by `get_settings()`, never at import, so tests and the CLI can
+change the environment first. Every field is documented in the README (a test keeps it so).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAP_", env_file=".env", extra="ignore")
+
+    # --- warehouse -------------------------------------------------------------------------
+    warehouse_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of any PostgreSQL 12+; unset = the embedded PostgreSQL under the data dir.",
+    )
+    dashboard_warehouse_url: SecretStr | None = Field(
+        default=None,
+        description="URL the dashboard reads with (a read-only role); unset = the read-only role the migrations create.",
+    )
+
+    # --- data ------------------------------------------------------------------------------
+    data_dir: str = Field(default="./data", description="Root of raw/, processed/, quarantine/ (a path or an fsspec URL).")
+    state_dir: str = Field(
+        default="",
+        description="Local folder for the embedded PostgreSQL and other machine-local state; empty = <data_dir> when local, ./.bap otherwise.",
+    )
+    log_dir: str = Field(default="./logs", description="Folder for the structured log files.")
+    transactions_per_day: int = Field(default=500, ge=0, description="Synthetic transactions generated per day.")
+    customer_count: int = Field(default=2000, ge=1, description="Size of the synthetic customer feed.")
+    seed: int = Field(default=42, description="Seed of the synthetic generator (same seed + date = same bytes).")
+    defect_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of generated rows given a defect.")
+
+    # --- orchestration ---------------------------------------------------------------------
+    retry_attempts: int = Field(default=3, ge=1, description="Attempts of a retrying task (first try included).")
+    retry_delay_s: float = Field(default=2.0, ge=0.0, description="Seconds between attempts.")
+    backfill_concurrency: int = Field(default=4, ge=1, description="Days processed at once by a backfill.")
+    prefect_api_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BAP_PREFECT_API_URL", "PREFECT_API_URL"),
+        description="Prefect API to report to; unset = a local Prefect server started on demand and reused.",
+    )
+    prefect_port: int = Field(default=4200, description="Port of the on-demand local Prefect server.")
+    prefect_mode: Literal["server", "ephemeral"] = Field(
+        default="server",
+        description="Without PREFECT_API_URL: 'server' starts (or reuses) a local server, 'ephemeral' uses Prefect's in-process one.",
+    )
+
+    # --- quality ---------------------------------------------------------------------------
+    quarantine_threshold: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Largest share of quarantined rows a day may have before it is blocked."
+    )
+
+    # --- dashboard -------------------------------------------------------------------------
+    dashboard_host: str = Field(default="127.0.0.1", description="Address the dashboard binds to.")
+    dashboard_port: int = Field(default=7860, description="Port of the dashboard.")
+    dashboard_auth: SecretStr | None = Field(
+        default=None, description="'user:password' required when the dashboard binds beyond localhost."
+    )
+    dashboard_refresh_s: int = Field(default=600, ge=5, description="Auto-refresh period and query-cache TTL in seconds.")
+
+    @field_validator("warehouse_url", "dashboard_warehouse_url", "dashboard_auth", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    # --- derived -----------------------------------------------------------------------------
+    @property
+    def data_is_local(self) -> bool:
+        return "://" not in self.data_dir or self.data_dir.startswith("file://")
+
+    @property
+    def local_state_dir(self) -> Path:
+        """Machine-local folder (embedded PostgreSQL, server pid files) even when data is remote."""
+        if self.state_dir:
+            return Path(self.state_dir).expanduser().resolve()
+        if self.data_is_local:
+            return Path(self.data_dir.removeprefix("file://")).expanduser().resolve()
+        return Path(".bap").resolve()
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.local_state_dir / "warehouse" / "pgdata"
+
+    @property
+    def uses_embedded_warehouse(self) -> bool:
+        return self.warehouse_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; `get_settings.cache_clear()` re-reads the environment."""
+    return Settings()

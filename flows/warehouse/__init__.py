@@ -1,0 +1,1 @@
+"""The PostgreSQL warehouse: connection, migrations, the day load and its audit."""

