@@ -31,7 +31,7 @@ PROCESSED_COLUMNS: Final[tuple[str, ...]] = (
 )
 
 # Quarantine Parquet: every RAW_COLUMNS field as text, plus these two.
-QUARANTINE_EXTRA_COLUMNS: Final[tuple[str, ...]] = ("source_row", "reject_reason")
+QUARANTINE_EXTRA_COLUMNS: Final[tuple[str, ...]] = ("source_file", "source_row", "reject_reason")
 
 MAX_AMOUNT_EXCLUSIVE: Final[int] = 10_000_000_000
 MAX_PROCESSING_TIME_S: Final[float] = 1_000_000.0

@@ -93,12 +93,13 @@ CREATE TABLE IF NOT EXISTS agg_daily_region (
 -- One row per rejected source row of a day's latest load, with every original field as text.
 CREATE TABLE IF NOT EXISTS quarantine_rows (
     run_date        date    NOT NULL,
-    source_row      bigint  NOT NULL,             -- 1-based data row number in the raw file
-    reject_reason   text    NOT NULL,
+    source_file     text    NOT NULL,             -- file name the row came from
+    source_row      bigint  NOT NULL,             -- 1-based record number in that file (header excluded)
+    reject_reason   text    NOT NULL,             -- a reason code, see README "Quarantine reasons"
     transaction_id  text,
-    raw_record      jsonb   NOT NULL,
-    PRIMARY KEY (run_date, source_row)
+    raw_record      jsonb   NOT NULL              -- every original field as text
 );
+CREATE INDEX IF NOT EXISTS quarantine_rows_run_date_idx ON quarantine_rows (run_date, reject_reason);
 
 -- One row per day: the accounting of the day's latest attempt.
 -- rows_received = rows_loaded + rows_quarantined + duplicates_dropped whenever status = 'loaded'.
