@@ -53,6 +53,32 @@ class Settings(BaseSettings):
         default="server",
         description="Without PREFECT_API_URL: 'server' starts (or reuses) a local server, 'ephemeral' uses Prefect's in-process one.",
     )
+    task_runner: Literal["threads", "dask"] = Field(
+        default="threads",
+        description="How a backfill runs its days: 'threads' (one machine) or 'dask' (prefect-dask DaskTaskRunner).",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Dask scheduler to send backfill days to (tcp://host:8786); unset with task_runner=dask = a local cluster.",
+    )
+    dask_workers: int = Field(default=2, ge=1, description="Worker processes of the local Dask cluster (one thread each).")
+    alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Where failure and freshness alerts go: http(s) URL = JSON POST, other schemes = apprise (slack://, mailto://, ...); unset = log only.",
+    )
+    freshness_sla_hours: float = Field(
+        default=6.0,
+        ge=0.0,
+        description="Hours after the end of a day (UTC) by which it must be loaded; later = a freshness alert.",
+    )
+    freshness_lookback_days: int = Field(
+        default=7, ge=1, description="How many past days the freshness check looks at."
+    )
+
+    @field_validator("dask_address", "alert_webhook_url", mode="before")
+    @classmethod
+    def _orchestration_empty_is_unset(cls, value: object) -> object:
+        return None if value in ("", None) else value
 
     # --- quality ---------------------------------------------------------------------------
     quarantine_threshold: float = Field(
