@@ -56,11 +56,11 @@ def check_connection(engine: sa.Engine) -> None:
         ) from None
 
 
-def warehouse_engine(settings: Settings) -> sa.Engine:
-    """Engine of the configured warehouse, connection checked, schema migrated."""
+def warehouse_engine(url: str) -> sa.Engine:
+    """Engine of a warehouse URL, connection checked, schema migrated."""
     from flows.warehouse.migrate import apply_migrations
 
-    engine = make_engine(resolve_url(settings))
+    engine = make_engine(url)
     check_connection(engine)
     apply_migrations(engine)
     return engine

@@ -10,6 +10,7 @@ command starts it on demand (about 0.6 s) or joins the one already running.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 from flows.errors import WarehouseUnavailable
@@ -19,6 +20,7 @@ log = logging.getLogger("bap.warehouse")
 _DATABASE = "bap"
 
 
+@lru_cache(maxsize=None)
 def embedded_url(pgdata: Path) -> str:
     """Start (or join) the embedded server for `pgdata` and return a psycopg2 URL of its database."""
     import warnings

@@ -1,0 +1,199 @@
+"""The `bap` command line.
+
+Expected failures (a bad file, an unreachable warehouse, a failed quality gate) end with one
+line on stderr and a non-zero exit code; programming errors keep their traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date, timedelta
+from typing import Annotated, Any, Optional
+
+import click
+import typer
+
+from flows.errors import BapError
+from flows.settings import Settings, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="batch-analytics-platform: daily transactions -> warehouse -> dashboard.")
+warehouse_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL warehouse.")
+app.add_typer(warehouse_app, name="warehouse")
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BapError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def _prepare(settings: Settings) -> None:
+    """Logging to logs/ and to Prefect; a Prefect API to report to (configured, or local on demand)."""
+    from flows.logs import configure_logging, route_to_prefect
+
+    route_to_prefect()
+    configure_logging(settings)
+    if settings.prefect_api_url:
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+    elif settings.prefect_mode == "server":
+        try:
+            from flows.orchestration.local_server import ensure_local_server
+        except ImportError:  # orchestration extras not present: Prefect's ephemeral mode
+            return
+        os.environ["PREFECT_API_URL"] = ensure_local_server(settings)
+
+
+def _echo_outcome(outcome: dict[str, Any]) -> None:
+    reasons = outcome.get("quarantine_reasons") or {}
+    detail = f" ({', '.join(f'{k}: {v}' for k, v in reasons.items())})" if reasons else ""
+    typer.echo(
+        f"{outcome['run_date']}: {outcome['status']} - {outcome['rows_received']} received, "
+        f"{outcome['rows_loaded']} loaded, {outcome['rows_quarantined']} quarantined{detail}, "
+        f"{outcome['duplicates_dropped']} duplicates dropped"
+    )
+
+
+@app.command()
+def run(
+    run_date: Annotated[Optional[str], typer.Option("--date", help="Day to run, YYYY-MM-DD (default: yesterday, UTC).")] = None,
+    input_path: Annotated[Optional[str], typer.Option("--input", help="A landed CSV file or a folder of CSV files (path or fsspec URL).")] = None,
+    scenario: Annotated[Optional[str], typer.Option(help="Generate the day with a named defect scenario.")] = None,
+    regenerate: Annotated[bool, typer.Option(help="Generate the synthetic day again even if its raw partition exists.")] = False,
+) -> None:
+    """One day end to end: ingest -> transform -> load."""
+    settings = get_settings()
+    day = _day(run_date, "--date")
+    if scenario is not None:
+        from flows.generate import SCENARIOS
+
+        if scenario not in SCENARIOS:
+            raise BapError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    _prepare(settings)
+    from flows.pipeline import daily_pipeline
+
+    outcome = daily_pipeline(run_date=day, input_path=input_path, scenario=scenario, regenerate=regenerate)
+    _echo_outcome(outcome)
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (included).")],
+    concurrency: Annotated[Optional[int], typer.Option(min=1, help="Days processed at once (default BAP_BACKFILL_CONCURRENCY).")] = None,
+    regenerate: Annotated[bool, typer.Option(help="Generate synthetic days again even if their raw partitions exist.")] = False,
+) -> None:
+    """Every day in a range, with bounded concurrency."""
+    settings = get_settings()
+    first, last = _day(start, "--start"), _day(end, "--end")
+    if last < first:
+        raise BapError(f"--end {last} is before --start {first}")
+    _prepare(settings)
+    from flows.pipeline import backfill_pipeline
+
+    t0 = time.perf_counter()
+    outcomes = backfill_pipeline(start=first, end=last, concurrency=concurrency, regenerate=regenerate)
+    rows = sum(o["rows_loaded"] for o in outcomes)
+    typer.echo(f"backfill {first}..{last}: {len(outcomes)} days loaded, {rows} rows, {time.perf_counter() - t0:.1f} s")
+
+
+@app.command()
+def status(
+    start: Annotated[Optional[str], typer.Option(help="First day (default: 30 days before --end).")] = None,
+    end: Annotated[Optional[str], typer.Option(help="Last day (default: yesterday, UTC).")] = None,
+) -> None:
+    """Per day: rows received, loaded, quarantined (by reason), duplicates dropped, when and by which run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows import steps
+
+    settings = get_settings()
+    last = _day(end, "--end") or steps.yesterday_utc()
+    first = _day(start, "--start") or last - timedelta(days=29)
+    rows = steps.status_rows(settings, first, last)
+    table = Table(title=f"Load status {first} .. {last}")
+    for column in ("day", "status", "received", "loaded", "quarantined", "by reason", "duplicates", "loaded at (UTC)", "flow run"):
+        table.add_column(column)
+    for r in rows:
+        reasons = ", ".join(f"{k}: {v}" for k, v in (r["quarantine_reasons"] or {}).items())
+        table.add_row(
+            str(r["run_date"]), r["status"], str(r["rows_received"] if r["rows_received"] is not None else ""),
+            str(r["rows_loaded"] if r["rows_loaded"] is not None else ""),
+            str(r["rows_quarantined"] if r["rows_quarantined"] is not None else ""), reasons,
+            str(r["duplicates_dropped"] if r["duplicates_dropped"] is not None else ""),
+            r["loaded_at"].strftime("%Y-%m-%d %H:%M:%S") if r["loaded_at"] else "",
+            (r["flow_run_id"] or "")[:36],
+        )
+    Console(width=200).print(table)
+    missing = (last - first).days + 1 - len(rows)
+    if missing:
+        typer.echo(f"{missing} day(s) in the range have never been run.")
+
+
+@warehouse_app.command("init")
+def warehouse_init() -> None:
+    """Create or migrate the warehouse schema."""
+    from flows.warehouse.connection import make_engine, redact, resolve_url, check_connection
+    from flows.warehouse.migrate import apply_migrations
+
+    url = resolve_url(get_settings())
+    engine = make_engine(url)
+    check_connection(engine)
+    applied = apply_migrations(engine)
+    typer.echo(f"warehouse {redact(url)}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+
+
+@warehouse_app.command("url")
+def warehouse_url() -> None:
+    """Print the warehouse URL (password hidden); starts the embedded warehouse if it is the default."""
+    from flows.warehouse.connection import redact, resolve_url
+
+    typer.echo(redact(resolve_url(get_settings())))
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, help="How many days to backfill, ending yesterday (UTC).")] = 90,
+) -> None:
+    """The main job: backfill the last N days of synthetic data into the warehouse and say where it is."""
+    from flows import steps
+    from flows.warehouse.connection import redact, resolve_url
+
+    settings = get_settings()
+    last = steps.yesterday_utc()
+    first = last - timedelta(days=days - 1)
+    backfill(start=first.isoformat(), end=last.isoformat(), concurrency=None, regenerate=False)
+    lake = steps.lake_of(settings)
+    typer.echo(f"data lake:  {lake.url(lake.base)} (raw/, processed/, quarantine/ partitioned YYYY/MM/DD)")
+    typer.echo(f"warehouse:  {redact(resolve_url(settings))}")
+    typer.echo(f"logs:       {os.path.abspath(settings.log_dir)}")
+
+
+def main() -> None:
+    import sqlalchemy as sa
+
+    try:
+        result = app(standalone_mode=False)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BapError as exc:
+        typer.echo(f"bap: error: {exc}", err=True)
+        sys.exit(1)
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        typer.echo(f"bap: error: the warehouse failed during the run ({reason}); re-run the command once it is back", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

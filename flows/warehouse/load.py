@@ -1,0 +1,272 @@
+"""Loading a day into the warehouse: one transaction, COPY, partition swap.
+
+The whole day - dimensions, the day's fact partition, rollups, quarantine rows and the load
+audit - commits together or not at all, so the warehouse always holds either the last good
+state of the day or the new one. Loads are serialised by a transaction-level advisory lock:
+two runs of the same day (or a backfill overlapping a daily run) queue instead of racing,
+and the second simply replaces the first with identical rows.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from psycopg2 import sql as pgsql
+
+from flows.contract import CUSTOMER_COLUMNS, RAW_COLUMNS
+from flows.transform import CleanResult
+from flows.warehouse.sql import sql
+
+log = logging.getLogger("bap.load")
+
+LOAD_LOCK = 0x62617002  # advisory lock id held by every day load
+
+FACT_COLUMNS = (
+    "date_key", "transaction_id", "customer_key", "channel_key", "city_key", "transaction_ts", "amount",
+    "status", "processing_time_s", "processing_delay_bucket", "fee_percent", "revenue",
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    run_date: date
+    rows_loaded: int
+    seconds: float
+
+
+def date_key(day: date) -> int:
+    return int(day.strftime("%Y%m%d"))
+
+
+def _copy(cursor, table: pa.Table, target: pgsql.Composable, columns: tuple[str, ...]) -> None:
+    """COPY an Arrow table into `target` as CSV written by Arrow (no pandas round trip)."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(table.select(list(columns)), buffer, write_options=pacsv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        target, pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+    )
+    cursor.copy_expert(statement, buffer)
+
+
+def _run(cursor, relative_path: str, params: dict | None = None, **identifiers: str) -> None:
+    text = sql(relative_path)
+    if identifiers:
+        composed = pgsql.SQL(text).format(**{k: pgsql.Identifier(v) for k, v in identifiers.items()})
+        cursor.execute(composed, params)
+    else:
+        cursor.execute(text, params)
+
+
+def _dim_date_params(day: date) -> dict:
+    return {
+        "date_key": date_key(day),
+        "full_date": day,
+        "day": day.day,
+        "month": day.month,
+        "quarter": (day.month - 1) // 3 + 1,
+        "year": day.year,
+        "day_of_week": day.isoweekday(),
+        "day_name": day.strftime("%A"),
+        "weekday_flag": 1 if day.weekday() < 5 else 0,
+    }
+
+
+def _lookup(keys: pa.ChunkedArray | pa.Array, names: list, values: list) -> pa.Array:
+    """Map each key to its value via a hash lookup (vectorised)."""
+    positions = pc.index_in(keys, value_set=pa.array(names, pa.string()))
+    if positions.null_count:
+        raise RuntimeError("a dimension key could not be resolved")  # programming error: upserted above
+    return pc.take(pa.array(values), positions)
+
+
+def load_day(
+    engine: sa.Engine,
+    clean: CleanResult,
+    *,
+    source: str,
+    sha256: str,
+    flow_run_id: str | None,
+    started_at: datetime,
+) -> LoadResult:
+    """Replace the day in the warehouse with `clean`, in one transaction."""
+    t0 = time.perf_counter()
+    day = clean.run_date
+    key = date_key(day)
+    facts = clean.processed
+    part = f"fact_transactions_d{key}"
+    fresh = f"{part}_load"
+    params = {"date_key": key, "next_key": date_key(day + timedelta(days=1)), "run_date": day}
+
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("SELECT pg_advisory_xact_lock(%(id)s)", {"id": LOAD_LOCK})
+        _run(cur, "load/upsert_date.sql", _dim_date_params(day))
+
+        # Dimensions: new cities and inferred customers first, then resolve surrogate keys.
+        cities = facts.select(["city", "state", "region"]).group_by(["city", "state", "region"]).aggregate([])
+        _run(
+            cur,
+            "load/upsert_cities.sql",
+            {
+                "cities": cities.column("city").to_pylist(),
+                "states": cities.column("state").to_pylist(),
+                "regions": cities.column("region").to_pylist(),
+            },
+        )
+        _run(cur, "load/city_keys.sql")
+        city_rows = cur.fetchall()
+        customer_ids = pc.unique(facts.column("customer_id")).to_pylist()
+        _run(cur, "load/upsert_inferred_customers.sql", {"customer_ids": customer_ids})
+        _run(cur, "load/customer_keys.sql", {"customer_ids": customer_ids})
+        customer_rows = cur.fetchall()
+
+        city_names = [f"{c}\x1f{s}" for _, c, s in city_rows]
+        fact_city = pc.binary_join_element_wise(facts.column("city"), facts.column("state"), "\x1f")
+        keyed = pa.table(
+            {
+                "date_key": facts.column("date_key"),
+                "transaction_id": facts.column("transaction_id"),
+                "customer_key": _lookup(facts.column("customer_id"), [r[0] for r in customer_rows], [r[1] for r in customer_rows]),
+                "channel_key": facts.column("channel_key"),
+                "city_key": _lookup(fact_city, city_names, [r[0] for r in city_rows]),
+                "transaction_ts": facts.column("transaction_ts"),
+                "amount": facts.column("amount"),
+                "status": facts.column("status"),
+                "processing_time_s": facts.column("processing_time_s"),
+                "processing_delay_bucket": facts.column("processing_delay_bucket"),
+                "fee_percent": facts.column("fee_percent"),
+                "revenue": facts.column("revenue"),
+            }
+        )
+
+        # Facts: COPY into a fresh table, index it, then swap it in as the day's partition.
+        _run(cur, "load/create_fresh_partition.sql", fresh=fresh)
+        _copy(cur, keyed, pgsql.Identifier(fresh), FACT_COLUMNS)
+        _run(cur, "load/index_fresh_partition.sql", params, fresh=fresh, fresh_range=f"{fresh}_range")
+        cur.execute(sql("load/partition_exists.sql"), {"name": part})
+        if cur.fetchone()[0]:
+            _run(cur, "load/retire_partition.sql", part=part)
+        _run(cur, "load/attach_partition.sql", params, fresh=fresh, part=part, part_name=part)
+
+        # Rollups for the dashboard, from the facts just attached.
+        _run(cur, "load/clear_day_rollups.sql", params)
+        _run(cur, "load/rollup_city.sql", params)
+        _run(cur, "load/rollup_region.sql", params)
+
+        # Quarantine rows of the day, every original field as text.
+        _run(cur, "load/stage_quarantine.sql")
+        cur.execute("TRUNCATE _quarantine_stage")
+        _copy(
+            cur,
+            clean.rejected,
+            pgsql.Identifier("_quarantine_stage"),
+            (*RAW_COLUMNS, "source_file", "source_row", "reject_reason"),
+        )
+        _run(cur, "load/replace_quarantine.sql", params)
+
+        _run(
+            cur,
+            "load/record_loaded.sql",
+            {
+                "run_date": day,
+                "source": source,
+                "sha256": sha256,
+                "received": clean.rows_received,
+                "loaded": facts.num_rows,
+                "quarantined": clean.rejected.num_rows,
+                "reasons": json.dumps(clean.quarantine_reasons),
+                "duplicates": clean.duplicates_dropped,
+                "flow_run_id": flow_run_id,
+                "started_at": started_at,
+                "message": None,
+            },
+        )
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+    seconds = time.perf_counter() - t0
+    log.info(
+        "day loaded",
+        extra={"run_date": str(day), "rows": facts.num_rows, "seconds": round(seconds, 3),
+               "rows_per_s": round(facts.num_rows / seconds) if seconds else None},
+    )
+    return LoadResult(run_date=day, rows_loaded=facts.num_rows, seconds=seconds)
+
+
+def load_customers(engine: sa.Engine, customers: pa.Table) -> int:
+    """Apply the customer feed to dim_customer (insert new, update changed, complete inferred)."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(
+            "CREATE TEMP TABLE _customer_stage (customer_id text, customer_name text, segment text, signup_date text)"
+            " ON COMMIT DROP"
+        )
+        _copy(cur, customers, pgsql.Identifier("_customer_stage"), CUSTOMER_COLUMNS)
+        _run(cur, "load/merge_customers.sql")
+        changed = cur.rowcount
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+    log.info("customer feed applied", extra={"customers": customers.num_rows, "changed": changed})
+    return changed
+
+
+def record_failure(
+    engine: sa.Engine,
+    run_date: date,
+    *,
+    status: str,
+    message: str,
+    source: str | None = None,
+    sha256: str | None = None,
+    clean: CleanResult | None = None,
+    flow_run_id: str | None = None,
+    started_at: datetime | None = None,
+) -> None:
+    """Record a failed or blocked attempt; the day's loaded rows stay as they were."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            sql("load/record_failure.sql"),
+            {
+                "run_date": run_date,
+                "status": status,
+                "source": source,
+                "sha256": sha256,
+                "received": clean.rows_received if clean else None,
+                "quarantined": clean.rejected.num_rows if clean else None,
+                "reasons": json.dumps(clean.quarantine_reasons if clean else {}),
+                "duplicates": clean.duplicates_dropped if clean else None,
+                "flow_run_id": flow_run_id,
+                "started_at": started_at,
+                "message": message[:2000],
+            },
+        )
+
+
+def fact_checksum(engine: sa.Engine, start: date | None = None, end: date | None = None) -> tuple[int, str]:
+    """(row count, md5 over every fact row in key order): equal checksums mean equal warehouses."""
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            sql("ops/fact_checksum.sql"),
+            {"start": date_key(start) if start else 0, "end": date_key(end) if end else 99991231},
+        ).one()
+    return int(row[0]), row[1] or ""
+

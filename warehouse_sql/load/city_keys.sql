@@ -1,0 +1,1 @@
+SELECT city_key, city_name, state FROM dim_city;
