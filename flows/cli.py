@@ -37,6 +37,8 @@ def _prepare(settings: Settings) -> None:
     from flows.logs import configure_logging, route_to_prefect
 
     route_to_prefect()
+    # Prefect's run log goes to stdout: stderr carries only the one-line error of a failed command.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_STREAM", "ext://sys.stdout")
     configure_logging(settings)
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url

@@ -99,3 +99,27 @@ def settings(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """A real Prefect API (Prefect's test harness: a temporary server with a SQLite database)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] | None = None) -> Path:
+    """A landed CSV file from dicts (the raw contract's column order unless told)."""
+    import csv
+
+    from flows.contract import RAW_COLUMNS
+
+    cols = columns or RAW_COLUMNS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(cols))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

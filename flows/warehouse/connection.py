@@ -5,6 +5,8 @@ A password in a URL is never printed: everything user-facing goes through `redac
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
@@ -15,7 +17,10 @@ from flows.settings import Settings
 def redact(url: str | URL) -> str:
     """The URL with its password replaced by ***."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if not parsed.password:
+            parsed = parsed.set(password=None)
+        return unquote(parsed.render_as_string(hide_password=True))
     except Exception:
         return "<unparseable URL>"
 

@@ -1,0 +1,122 @@
+"""The `bap` command as a user runs it: exit codes, one-line errors, no leaked secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import write_csv
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, prefect_api: None) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BAP_")}
+    env.update(
+        BAP_DATA_DIR=str(tmp_path / "data"),
+        BAP_LOG_DIR=str(tmp_path / "logs"),
+        BAP_RETRY_DELAY_S="0",
+        BAP_RETRY_ATTEMPTS="2",
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+    )
+    return env
+
+
+def bap(env: dict[str, str], *args: str, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{stderr}"
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_bad_date_is_one_clear_line(cli_env: dict[str, str]) -> None:
+    result = bap(cli_env, "run", "--date", "2024-13-01")
+    assert result.returncode == 1
+    assert "YYYY-MM-DD" in _one_line(result.stderr)
+
+
+def test_unreachable_warehouse_fails_clearly_without_leaking_the_password(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = dict(cli_env, BAP_WAREHOUSE_URL="postgresql://loader:s3cr3t-pw@127.0.0.1:1/warehouse")
+    result = bap(env, "run", "--date", "2024-03-05")
+    assert result.returncode == 1
+    line = _one_line(result.stderr)
+    assert "cannot reach the warehouse" in line and "BAP_WAREHOUSE_URL" in line
+    assert "s3cr3t-pw" not in result.stdout + result.stderr
+    for log_file in (tmp_path / "logs").glob("*.log"):
+        assert "s3cr3t-pw" not in log_file.read_text(), f"password leaked into {log_file.name}"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"a;b;c\n1;2;3\n", "another delimiter"),
+        (b"\x00\x01\x02binary", "binary"),
+    ],
+)
+def test_a_file_that_is_not_the_contract_fails_the_day(
+    cli_env: dict[str, str], warehouse_url: str, tmp_path: Path, content: bytes, message: str
+) -> None:
+    landed = tmp_path / "landed.csv"
+    landed.write_bytes(content)
+    result = bap(dict(cli_env, BAP_WAREHOUSE_URL=warehouse_url), "run", "--date", "2024-03-05", "--input", str(landed))
+    assert result.returncode == 1
+    assert message in _one_line(result.stderr)
+
+
+def test_run_then_status_reports_the_accounting(cli_env: dict[str, str], warehouse_url: str, tmp_path: Path) -> None:
+    env = dict(cli_env, BAP_WAREHOUSE_URL=warehouse_url)
+    rows = [
+        {"transaction_id": "A1", "transaction_ts": "2024-03-05T01:00:00Z", "customer_id": "C1", "city": "Pune",
+         "state": "Maharashtra", "channel": "UPI", "amount": "10.00", "status": "SUCCESS", "processing_time_s": "1"},
+        {"transaction_id": "A2", "transaction_ts": "2024-03-05T01:00:00Z", "customer_id": "C1", "city": "Pune",
+         "state": "Maharashtra", "channel": "UPI", "amount": "-1", "status": "SUCCESS", "processing_time_s": "1"},
+    ]
+    landed = write_csv(tmp_path / "in.csv", rows)
+    result = bap(env, "run", "--date", "2024-03-05", "--input", str(landed))
+    assert result.returncode == 0, result.stderr
+    assert "2 received, 1 loaded, 1 quarantined (amount_not_positive: 1)" in result.stdout
+    status = bap(env, "status", "--start", "2024-03-04", "--end", "2024-03-05")
+    assert status.returncode == 0, status.stderr
+    assert "2024-03-05" in status.stdout and "amount_not_positive: 1" in status.stdout
+    assert "1 day(s) in the range have never been run" in status.stdout
+    assert (tmp_path / "logs" / "load.log").read_text().count('"day loaded"') == 1
+
+
+def _postgres_for(pgdata: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(cmdline):
+            found.append(proc)
+    return found
+
+
+def test_embedded_default_warehouse_starts_on_demand_is_reused_and_not_orphaned(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(cli_env)
+    env.pop("BAP_WAREHOUSE_URL", None)
+    result = bap(env, "run", "--date", "2024-03-05")
+    assert result.returncode == 0, result.stderr
+    pgdata = (tmp_path / "data" / "warehouse" / "pgdata").resolve()
+    assert (pgdata / "PG_VERSION").exists(), "the embedded warehouse keeps its data under the data directory"
+
+    status = bap(env, "status", "--start", "2024-03-05", "--end", "2024-03-05")
+    assert status.returncode == 0, status.stderr
+    assert "500" in status.stdout, "a later command sees the same warehouse"
+    url = bap(env, "warehouse", "url")
+    assert "host=" in url.stdout and str(pgdata) in url.stdout
+    assert _postgres_for(pgdata) == [], "no embedded server is left running after the commands exit"
