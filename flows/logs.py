@@ -67,7 +67,4 @@ def configure_logging(settings: Settings) -> Path:
 
 def route_to_prefect() -> None:
     """Ask Prefect (before it is imported) to forward the `bap` logger to the run's log."""
-    current = os.environ.get("PREFECT_LOGGING_EXTRA_LOGGERS", "")
-    names = {n.strip() for n in current.split(",") if n.strip()}
-    if "bap" not in names:
-        os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = ",".join(sorted(names | {"bap"}))
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "bap")
