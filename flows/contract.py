@@ -33,5 +33,8 @@ PROCESSED_COLUMNS: Final[tuple[str, ...]] = (
 # Quarantine Parquet: every RAW_COLUMNS field as text, plus these two.
 QUARANTINE_EXTRA_COLUMNS: Final[tuple[str, ...]] = ("source_file", "source_row", "reject_reason")
 
+# Longest text the warehouse columns hold (characters, after trimming); longer values are quarantined.
+MAX_TEXT_LENGTH: Final[dict[str, int]] = {"transaction_id": 64, "customer_id": 50, "city": 100, "state": 100}
+
 MAX_AMOUNT_EXCLUSIVE: Final[int] = 10_000_000_000
 MAX_PROCESSING_TIME_S: Final[float] = 1_000_000.0

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.contract import MAX_AMOUNT_EXCLUSIVE, MAX_PROCESSING_TIME_S, PROCESSED_COLUMNS, RAW_COLUMNS
+from flows.contract import MAX_AMOUNT_EXCLUSIVE, MAX_PROCESSING_TIME_S, MAX_TEXT_LENGTH, PROCESSED_COLUMNS, RAW_COLUMNS
 from flows.reference import CHANNELS, FAST_BELOW_S, SLOW_FROM_S, STATE_REGION, STATUSES, UNKNOWN_REGION
 
 log = logging.getLogger("bap.processing")
@@ -47,6 +47,7 @@ REASONS: dict[str, str] = {
     "missing_customer_id": "customer_id is empty",
     "missing_city": "city or state is empty",
     "invalid_processing_time": "processing_time_s is not a number between 0 and 1,000,000",
+    "value_too_long": "transaction_id (64), customer_id (50), city or state (100 characters) is longer than the warehouse holds",
     "duplicate_transaction_id": "a later record of the same day carries the same transaction_id",
 }
 
@@ -220,11 +221,15 @@ def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -
     city = _trim(records.column("city"))
     state = _trim(records.column("state"))
     flag(_blank(city) | _blank(state), "missing_city")
+    trimmed = {"transaction_id": tx_id, "customer_id": customer, "city": city, "state": state}
+    for name, limit in MAX_TEXT_LENGTH.items():
+        flag(pc.fill_null(pc.greater(pc.utf8_length(trimmed[name]), limit), False).to_numpy(zero_copy_only=False), "value_too_long")
 
     proc_text = pc.fill_null(_trim(records.column("processing_time_s")), "")
     proc_is_number = pc.match_substring_regex(proc_text, _NUMBER).to_numpy(zero_copy_only=False)
     proc = pc.cast(pc.if_else(pa.array(proc_is_number), proc_text, "-1"), pa.float64()).to_numpy(zero_copy_only=False)
-    flag(~proc_is_number | (proc < 0) | (proc >= MAX_PROCESSING_TIME_S), "invalid_processing_time")
+    # Checked as stored (3 decimals): 999999.9996 would round to 1,000,000.000.
+    flag(~proc_is_number | (proc < 0) | (np.round(proc, 3) >= MAX_PROCESSING_TIME_S), "invalid_processing_time")
 
     # 3. repeated ids among valid records: the last one in file order wins.
     valid = reason == None  # noqa: E711
