@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -91,7 +92,7 @@ def raw_files(lake: DataLake, run_date: date) -> list[str]:
     folder = lake.raw_path(run_date).rsplit("/", 1)[0]
     if not lake.fs.exists(folder):
         return []
-    return sorted(p for p in lake.fs.ls(folder, detail=False) if p.endswith(".csv"))
+    return sorted(p for p in lake.fs.ls(folder, detail=False) if p.lower().endswith(".csv"))  # as land_files picks
 
 
 def read_raw_partition(lake: DataLake, run_date: date, source: str) -> RawBatch:
@@ -140,7 +141,7 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
         data = data[len(_BOM) :]
     if not data.strip():
         raise ContractError(f"{source_file} is empty; expected a CSV with the header {','.join(RAW_COLUMNS)}")
-    if b"\x00" in data[:65536]:
+    if b"\x00" in data:  # anywhere: PostgreSQL text cannot hold a NUL byte
         raise ContractError(f"{source_file} is binary, not a CSV text file")
     try:
         data.decode("utf-8")
@@ -149,7 +150,7 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
         encoding = "latin1"
         notes.append(f"{source_file}: not valid UTF-8, read as Latin-1")
 
-    first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode(encoding.replace("utf8", "utf-8"), errors="replace")
+    first_line = data.splitlines()[0].decode(encoding.replace("utf8", "utf-8"), errors="replace")
     header = next(csv.reader([first_line]))
     names = [_normalise(h) for h in header]
     missing = [c for c in RAW_COLUMNS if c not in names]
@@ -174,7 +175,8 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
         malformed.append(
             {
                 "source_file": source_file,
-                "source_row": int(row.number) if row.number is not None and row.number >= 0 else None,
+                # row.number counts records from 1 at the header (known when reading single-threaded).
+                "source_row": int(row.number) - 1 if row.number is not None and row.number > 1 else None,
                 "raw_text": row.text,
                 "reason": "malformed_record",
             }
@@ -184,7 +186,7 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20),
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20, use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
@@ -198,8 +200,11 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
 
     table = table.rename_columns([_normalise(n) for n in table.column_names]).select(list(RAW_COLUMNS))
     n = table.num_rows
+    # Parsed records take the record numbers the malformed ones did not: each record keeps its position.
+    bad_rows = np.array([m["source_row"] for m in malformed if m["source_row"] is not None], dtype=np.int64)
+    rows = np.delete(np.arange(1, n + len(malformed) + 1, dtype=np.int64), bad_rows - 1)[:n]
     table = table.append_column("source_file", pa.array([source_file] * n, pa.string())).append_column(
-        "source_row", pa.array(range(1, n + 1), pa.int64())
+        "source_row", pa.array(rows, pa.int64())
     )
     bad = pa.Table.from_pylist(malformed, schema=MALFORMED_SCHEMA)
     return table, bad, notes
