@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,7 +25,7 @@ import sqlalchemy as sa
 from psycopg2 import sql as pgsql
 
 from flows.contract import CUSTOMER_COLUMNS, RAW_COLUMNS
-from flows.transform import CleanResult
+from flows.transform import CleanResult, decimal_from_units
 from flows.warehouse.sql import sql
 
 log = logging.getLogger("bap.load")
@@ -34,6 +36,61 @@ FACT_COLUMNS = (
     "date_key", "transaction_id", "customer_key", "channel_key", "city_key", "transaction_ts", "amount",
     "status", "processing_time_s", "processing_delay_bucket", "fee_percent", "revenue",
 )
+
+
+ROLLUP_MEASURES = ("txn_count", "amount_sum", "revenue_sum", "processing_time_sum")
+ROLLUP_CITY_COLUMNS = ("date_key", "channel_key", "city_key", "segment", "status", *ROLLUP_MEASURES)
+ROLLUP_REGION_COLUMNS = ("date_key", "channel_key", "region", "segment", "status", *ROLLUP_MEASURES)
+
+
+def day_rollups(keyed: pa.Table, segments: pa.Array, region_of_city: dict[int, str]) -> tuple[pa.Table, pa.Table]:
+    """The day's two rollups: one row per day x channel x city (or region) x segment x status."""
+    millis = pc.cast(pc.round(pc.multiply(keyed.column("processing_time_s"), 1000)), pa.int64())
+    cells = pa.table(
+        {
+            "date_key": keyed.column("date_key"),
+            "channel_key": keyed.column("channel_key"),
+            "city_key": keyed.column("city_key"),
+            "segment": segments,
+            "status": keyed.column("status"),
+            "amount": keyed.column("amount"),
+            "revenue": keyed.column("revenue"),
+            "millis": millis,
+        }
+    )
+    measures = [("status", "count"), ("amount", "sum"), ("revenue", "sum"), ("millis", "sum")]
+    city = cells.group_by(["date_key", "channel_key", "city_key", "segment", "status"], use_threads=False).aggregate(measures)
+    city_keys = city.column("city_key").to_pylist()
+    regions = pa.array([region_of_city[k] for k in city_keys], pa.string())
+    city = city.append_column("region", regions)
+    region = city.group_by(["date_key", "channel_key", "region", "segment", "status"], use_threads=False).aggregate(
+        [("status_count", "sum"), ("amount_sum", "sum"), ("revenue_sum", "sum"), ("millis_sum", "sum")]
+    )
+
+    def finish(table: pa.Table, dims: tuple[str, ...], count: str, amount: str, revenue: str, millis_col: str) -> pa.Table:
+        millis_total = table.column(millis_col).to_numpy()
+        return pa.table(
+            {
+                **{d: table.column(d) for d in dims},
+                "txn_count": table.column(count),
+                "amount_sum": table.column(amount),
+                "revenue_sum": table.column(revenue),
+                "processing_time_sum": decimal_from_units(millis_total, pa.decimal128(18, 3)),
+            }
+        )
+
+    return (
+        finish(city, ROLLUP_CITY_COLUMNS[:5], "status_count", "amount_sum", "revenue_sum", "millis_sum"),
+        finish(region, ROLLUP_REGION_COLUMNS[:5], "status_count_sum", "amount_sum_sum", "revenue_sum_sum", "millis_sum_sum"),
+    )
+
+
+def rebuild_rollups(engine: sa.Engine, day: date) -> None:
+    """Recompute the day's rollups from the fact table in SQL (the reference definition)."""
+    params = {"date_key": date_key(day)}
+    with engine.begin() as conn:
+        for path in ("load/clear_day_rollups.sql", "load/rollup_city.sql", "load/rollup_region.sql"):
+            conn.exec_driver_sql(sql(path), params)
 
 
 @dataclass(frozen=True)
@@ -47,15 +104,44 @@ def date_key(day: date) -> int:
     return int(day.strftime("%Y%m%d"))
 
 
-def _copy(cursor, table: pa.Table, target: pgsql.Composable, columns: tuple[str, ...]) -> None:
-    """COPY an Arrow table into `target` as CSV written by Arrow (no pandas round trip)."""
-    buffer = io.BytesIO()
-    pacsv.write_csv(table.select(list(columns)), buffer, write_options=pacsv.WriteOptions(include_header=False))
-    buffer.seek(0)
-    statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        target, pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+def _copy(cursor, table: pa.Table, target: pgsql.Composable, columns: tuple[str, ...], *, freeze: bool = False) -> None:
+    """COPY an Arrow table into `target`.
+
+    Arrow writes the CSV (no pandas round trip) in a second thread while PostgreSQL parses it,
+    streamed through a pipe, so the two cores work at once and the CSV is never held whole.
+    FREEZE (for a table created in this transaction) writes the rows already frozen.
+    """
+    statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv{})").format(
+        target, pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns), pgsql.SQL(", FREEZE" if freeze else "")
     )
-    cursor.copy_expert(statement, buffer)
+    selected = table.select(list(columns))
+    if selected.num_rows < 50_000:
+        buffer = io.BytesIO()
+        pacsv.write_csv(selected, buffer, write_options=pacsv.WriteOptions(include_header=False))
+        buffer.seek(0)
+        cursor.copy_expert(statement, buffer)
+        return
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb", buffering=1 << 20) as sink:
+                pacsv.write_csv(selected, sink, write_options=pacsv.WriteOptions(include_header=False, batch_size=65_536))
+        except BrokenPipeError:
+            pass  # the COPY failed and closed its end; its error is the one that matters
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(exc)
+
+    producer = threading.Thread(target=produce, name="copy-producer", daemon=True)
+    producer.start()
+    try:
+        with os.fdopen(read_fd, "rb", buffering=1 << 20) as source:
+            cursor.copy_expert(statement, source, size=1 << 20)
+    finally:
+        producer.join()
+    if failure:
+        raise failure[0]
 
 
 def _run(cursor, relative_path: str, params: dict | None = None, **identifiers: str) -> None:
@@ -125,13 +211,13 @@ def load_day(
             },
         )
         _run(cur, "load/city_keys.sql")
-        city_rows = cur.fetchall()
+        city_rows = cur.fetchall()  # city_key, city_name, state, region
         customer_ids = pc.unique(facts.column("customer_id")).to_pylist()
         _run(cur, "load/upsert_inferred_customers.sql", {"customer_ids": customer_ids})
         _run(cur, "load/customer_keys.sql", {"customer_ids": customer_ids})
-        customer_rows = cur.fetchall()
+        customer_rows = cur.fetchall()  # customer_id, customer_key, segment
 
-        city_names = [f"{c}\x1f{s}" for _, c, s in city_rows]
+        city_names = [f"{r[1]}\x1f{r[2]}" for r in city_rows]
         fact_city = pc.binary_join_element_wise(facts.column("city"), facts.column("state"), "\x1f")
         keyed = pa.table(
             {
@@ -152,17 +238,21 @@ def load_day(
 
         # Facts: COPY into a fresh table, index it, then swap it in as the day's partition.
         _run(cur, "load/create_fresh_partition.sql", fresh=fresh)
-        _copy(cur, keyed, pgsql.Identifier(fresh), FACT_COLUMNS)
+        _copy(cur, keyed, pgsql.Identifier(fresh), FACT_COLUMNS, freeze=True)
         _run(cur, "load/index_fresh_partition.sql", params, fresh=fresh, fresh_range=f"{fresh}_range")
         cur.execute(sql("load/partition_exists.sql"), {"name": part})
         if cur.fetchone()[0]:
             _run(cur, "load/retire_partition.sql", part=part)
         _run(cur, "load/attach_partition.sql", params, fresh=fresh, part=part, part_name=part)
 
-        # Rollups for the dashboard, from the facts just attached.
+        # Rollups for the dashboard: aggregated in Arrow from the rows just loaded (the same
+        # result as warehouse_sql/load/rollup_*.sql, which `rebuild_rollups` runs; a test keeps
+        # the two equal) and COPYed, a few thousand rows instead of a scan of the day.
+        segments = _lookup(facts.column("customer_id"), [r[0] for r in customer_rows], [r[2] for r in customer_rows])
+        city_rollup, region_rollup = day_rollups(keyed, segments, {r[0]: r[3] for r in city_rows})
         _run(cur, "load/clear_day_rollups.sql", params)
-        _run(cur, "load/rollup_city.sql", params)
-        _run(cur, "load/rollup_region.sql", params)
+        _copy(cur, city_rollup, pgsql.Identifier("agg_daily_city"), ROLLUP_CITY_COLUMNS)
+        _copy(cur, region_rollup, pgsql.Identifier("agg_daily_region"), ROLLUP_REGION_COLUMNS)
 
         # Quarantine rows of the day, every original field as text.
         _run(cur, "load/stage_quarantine.sql")

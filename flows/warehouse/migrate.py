@@ -39,7 +39,9 @@ def apply_migrations(engine: sa.Engine) -> list[str]:
                 if done[version] != digest:
                     log.warning("migration changed after it was applied", extra={"migration": path.name})
                 continue
-            conn.exec_driver_sql(text)
+            # Through the DB-API cursor without parameters: migration text is taken literally
+            # (a '%' in a comment or a string is not a placeholder).
+            conn.connection.dbapi_connection.cursor().execute(text)
             conn.exec_driver_sql(
                 "INSERT INTO schema_migrations (version, name, sha256) VALUES (%(v)s, %(n)s, %(s)s)",
                 {"v": version, "n": path.name, "s": digest},

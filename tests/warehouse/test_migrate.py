@@ -24,4 +24,4 @@ def test_migration_files_are_idempotent_when_rerun_by_hand(engine: sa.Engine) ->
     """Every migration can be executed again (IF NOT EXISTS everywhere) without error."""
     with engine.begin() as conn:
         for path in migration_files():
-            conn.exec_driver_sql(path.read_text())
+            conn.connection.dbapi_connection.cursor().execute(path.read_text())

@@ -1,1 +1,1 @@
-SELECT city_key, city_name, state FROM dim_city;
+SELECT city_key, city_name, state, region FROM dim_city;

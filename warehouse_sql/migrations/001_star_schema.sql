@@ -45,12 +45,15 @@ CREATE INDEX IF NOT EXISTS dim_city_region_state_idx ON dim_city (region, state,
 
 -- One row per accepted transaction. Partitioned by day (one partition per date_key) so a day is
 -- replaced atomically by swapping its partition: a re-run never duplicates or leaves stale rows.
+-- The dimension keys are not FOREIGN KEY constraints: validating them would scan every loaded day
+-- again (about 40% of a 1,000,000-row load). The load resolves every key from the dimensions inside
+-- the day's own transaction, and the warehouse quality suite checks for orphans after every load.
 CREATE TABLE IF NOT EXISTS fact_transactions (
-    date_key                 integer      NOT NULL REFERENCES dim_date (date_key),
+    date_key                 integer      NOT NULL,   -- dim_date
     transaction_id           varchar(64)  NOT NULL,
-    customer_key             integer      NOT NULL REFERENCES dim_customer (customer_key),
-    channel_key              smallint     NOT NULL REFERENCES dim_channel (channel_key),
-    city_key                 integer      NOT NULL REFERENCES dim_city (city_key),
+    customer_key             integer      NOT NULL,   -- dim_customer
+    channel_key              smallint     NOT NULL,   -- dim_channel
+    city_key                 integer      NOT NULL,   -- dim_city
     transaction_ts           timestamptz  NOT NULL,
     amount                   numeric(12,2) NOT NULL CHECK (amount > 0),
     status                   varchar(20)  NOT NULL CHECK (status IN ('SUCCESS', 'FAILED')),
