@@ -297,10 +297,13 @@ def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -
         },
         schema=PROCESSED_SCHEMA,
     )
+    # One chunk per column: pyarrow's CSV writer (used by the warehouse COPY) emits stale buffer
+    # bytes - 8 KiB of NULs - when a table's first chunk is empty (apache/arrow#36889), which a
+    # header-only first file or malformed-only quarantine produces.
     result = CleanResult(
         run_date=run_date,
-        processed=processed,
-        rejected=rejected,
+        processed=processed.combine_chunks(),
+        rejected=rejected.combine_chunks(),
         duplicates_dropped=duplicates_dropped,
         rows_received=received,
     )
