@@ -9,6 +9,7 @@ and the second simply replaces the first with identical rows.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -98,6 +99,25 @@ class LoadResult:
     run_date: date
     rows_loaded: int
     seconds: float
+    unchanged: bool = False
+
+
+LOADER_VERSION = "1"  # bump when the load's output for the same input changes
+
+
+def load_fingerprint(clean: CleanResult, customer_rows: list[tuple], city_rows: list[tuple]) -> str:
+    """A digest of everything a day load writes: rows, quarantine, the dimension keys they resolve to."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(LOADER_VERSION.encode())
+    for table in (clean.processed, clean.rejected):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        digest.update(sink.getvalue())
+    digest.update(repr((clean.rows_received, clean.duplicates_dropped)).encode())
+    digest.update(repr(sorted(customer_rows)).encode())
+    digest.update(repr(sorted(city_rows)).encode())
+    return digest.hexdigest()
 
 
 def date_key(day: date) -> int:
@@ -217,6 +237,19 @@ def load_day(
         _run(cur, "load/customer_keys.sql", {"customer_ids": customer_ids})
         customer_rows = cur.fetchall()  # customer_id, customer_key, segment
 
+        # A re-run with exactly what the warehouse holds (same rows, quarantine and dimension
+        # keys, same loader) replaces nothing: the attempt is recorded and the load ends here.
+        fingerprint = load_fingerprint(clean, customer_rows, city_rows)
+        cur.execute(sql("load/loaded_fingerprint.sql"), {"run_date": day, "part": part})
+        held = cur.fetchone()
+        if held is not None and held[0] == fingerprint:
+            _run(cur, "load/record_unchanged.sql", {"run_date": day, "flow_run_id": flow_run_id, "started_at": started_at,
+                                                    "source": source, "sha256": sha256})
+            raw.commit()
+            seconds = time.perf_counter() - t0
+            log.info("day unchanged; nothing replaced", extra={"run_date": str(day), "seconds": round(seconds, 3)})
+            return LoadResult(run_date=day, rows_loaded=facts.num_rows, seconds=seconds, unchanged=True)
+
         city_names = [f"{r[1]}\x1f{r[2]}" for r in city_rows]
         fact_city = pc.binary_join_element_wise(facts.column("city"), facts.column("state"), "\x1f")
         keyed = pa.table(
@@ -280,6 +313,7 @@ def load_day(
                 "flow_run_id": flow_run_id,
                 "started_at": started_at,
                 "message": None,
+                "fingerprint": fingerprint,
             },
         )
         raw.commit()

@@ -76,3 +76,22 @@ def test_loads_of_several_days_keep_each_day_in_its_own_partition(engine: sa.Eng
         leftovers = conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%%\\_load'").scalar()
     assert parts == ["fact_transactions_d20240229", "fact_transactions_d20240301"]
     assert leftovers == 0
+
+
+def test_reloading_an_unchanged_day_replaces_nothing_but_a_change_anywhere_reloads(engine: sa.Engine) -> None:
+    clean = _clean()
+    started = datetime.now(timezone.utc)
+    first = load_day(engine, clean, source="t", sha256="0" * 64, flow_run_id="a", started_at=started)
+    again = load_day(engine, clean, source="t", sha256="0" * 64, flow_run_id="b", started_at=started)
+    assert not first.unchanged and again.unchanged
+    with engine.connect() as conn:
+        audit = conn.exec_driver_sql("SELECT flow_run_id, message FROM load_audit").one()
+    assert audit == ("b", "unchanged since the last load; nothing replaced")
+
+    # A customer's segment changed: the rollups must be rebuilt, so the day loads again.
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE dim_customer SET segment = 'Premium' WHERE customer_key = 1")
+    assert not load_day(engine, clean, source="t", sha256="0" * 64, flow_run_id="c", started_at=started).unchanged
+    fast = _rollups(engine)
+    rebuild_rollups(engine, DAY)
+    assert _rollups(engine) == fast

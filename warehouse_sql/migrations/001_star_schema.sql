@@ -111,6 +111,7 @@ CREATE TABLE IF NOT EXISTS load_audit (
     status              varchar(20) NOT NULL,     -- loaded | failed | blocked
     source              text,                     -- 'synthetic' or the landed file(s)
     content_sha256      char(64),
+    load_fingerprint    text,                     -- what was loaded (rows, quarantine, dimension keys, loader version)
     rows_received       bigint,
     rows_loaded         bigint,
     rows_quarantined    bigint,

@@ -1,0 +1,70 @@
+-- The warehouse suite: checks of one loaded day. Grain: one row per check.
+-- Runs on the caller's connection, so inside the load transaction it sees the uncommitted day.
+-- Params: date_key (YYYYMMDD), expected_rows (rows of the day's processed batch).
+WITH day_facts AS (
+    SELECT * FROM fact_transactions WHERE date_key = %(date_key)s
+),
+fact_totals AS (
+    SELECT count(*) AS row_count,
+           coalesce(sum(amount), 0) AS amount_sum,
+           coalesce(sum(revenue), 0) AS revenue_sum
+    FROM day_facts
+),
+fact_checks AS (
+    SELECT count(*) FILTER (WHERE cu.customer_key IS NULL) AS orphan_customer_key,
+           count(*) FILTER (WHERE ch.channel_key IS NULL)  AS orphan_channel_key,
+           count(*) FILTER (WHERE ci.city_key IS NULL)     AS orphan_city_key,
+           count(*) FILTER (WHERE d.date_key IS NULL)      AS orphan_date_key,
+           count(*) FILTER (
+               WHERE abs(f.revenue - CASE WHEN f.status = 'SUCCESS'
+                                          THEN round(f.amount * f.fee_percent / 100, 2)
+                                          ELSE 0 END) > 0.01
+           ) AS revenue_off_rule,
+           count(*) FILTER (WHERE ch.channel_key IS NOT NULL AND f.fee_percent <> ch.fee_percent) AS fee_off_channel
+    FROM day_facts AS f
+    LEFT JOIN dim_customer AS cu ON cu.customer_key = f.customer_key
+    LEFT JOIN dim_channel  AS ch ON ch.channel_key = f.channel_key
+    LEFT JOIN dim_city     AS ci ON ci.city_key = f.city_key
+    LEFT JOIN dim_date     AS d  ON d.date_key = f.date_key
+),
+rollup_totals AS (
+    SELECT 'agg_daily_city' AS rollup, coalesce(sum(txn_count), 0) AS row_count,
+           coalesce(sum(amount_sum), 0) AS amount_sum, coalesce(sum(revenue_sum), 0) AS revenue_sum
+    FROM agg_daily_city WHERE date_key = %(date_key)s
+    UNION ALL
+    SELECT 'agg_daily_region', coalesce(sum(txn_count), 0),
+           coalesce(sum(amount_sum), 0), coalesce(sum(revenue_sum), 0)
+    FROM agg_daily_region WHERE date_key = %(date_key)s
+),
+orphans AS (
+    SELECT fk.column_name, fk.orphans
+    FROM fact_checks AS c
+    CROSS JOIN LATERAL (VALUES ('customer_key', c.orphan_customer_key), ('channel_key', c.orphan_channel_key),
+                               ('city_key', c.orphan_city_key), ('date_key', c.orphan_date_key)) AS fk (column_name, orphans)
+)
+SELECT 'expect_fact_row_count_to_equal_processed_rows' AS expectation,
+       'critical' AS severity,
+       t.row_count = %(expected_rows)s AS success,
+       jsonb_build_object('fact_rows', t.row_count, 'processed_rows', %(expected_rows)s) AS observed_value,
+       abs(t.row_count - %(expected_rows)s) AS unexpected_count,
+       %(expected_rows)s::bigint AS element_count
+FROM fact_totals AS t
+UNION ALL
+SELECT 'expect_fact_foreign_keys_to_exist:' || o.column_name, 'critical', o.orphans = 0,
+       to_jsonb(o.orphans), o.orphans, t.row_count
+FROM orphans AS o CROSS JOIN fact_totals AS t
+UNION ALL
+SELECT 'expect_fact_revenue_to_match_amount_times_fee', 'critical', c.revenue_off_rule = 0,
+       to_jsonb(c.revenue_off_rule), c.revenue_off_rule, t.row_count
+FROM fact_checks AS c CROSS JOIN fact_totals AS t
+UNION ALL
+SELECT 'expect_fact_fee_percent_to_match_dim_channel', 'critical', c.fee_off_channel = 0,
+       to_jsonb(c.fee_off_channel), c.fee_off_channel, t.row_count
+FROM fact_checks AS c CROSS JOIN fact_totals AS t
+UNION ALL
+SELECT 'expect_rollup_to_match_fact:' || r.rollup, 'warning',
+       (r.row_count, r.amount_sum, r.revenue_sum) = (t.row_count, t.amount_sum, t.revenue_sum),
+       jsonb_build_object('rollup', jsonb_build_object('rows', r.row_count, 'amount', r.amount_sum, 'revenue', r.revenue_sum),
+                          'fact', jsonb_build_object('rows', t.row_count, 'amount', t.amount_sum, 'revenue', t.revenue_sum)),
+       NULL, NULL
+FROM rollup_totals AS r CROSS JOIN fact_totals AS t;
