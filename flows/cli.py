@@ -176,6 +176,24 @@ def demo(
     typer.echo(f"logs:       {os.path.abspath(settings.log_dir)}")
 
 
+@app.command()
+def bench(
+    rows: Annotated[int, typer.Option(min=1000, help="Rows of the one-day figures.")] = 1_000_000,
+    facts: Annotated[int, typer.Option(min=0, help="Fact rows of the dashboard figures (0 skips them).")] = 10_000_000,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per figure; medians are reported.")] = 3,
+    backfill_days: Annotated[int, typer.Option(min=0, help="Days of the backfill figure (0 skips it).")] = 365,
+    scale_curve: Annotated[bool, typer.Option(help="Also measure 10k / 100k / 1M rows a day.")] = False,
+    json_file: Annotated[Optional[str], typer.Option("--json", help="Write the figures to this JSON file.")] = None,
+) -> None:
+    """The speed suite: our figures against baselines measured in the same run."""
+    settings = get_settings()
+    _prepare(settings)
+    from benchmarks.suite import run_suite
+
+    run_suite(settings, rows=rows, facts=facts, repeats=repeats, backfill_days=backfill_days,
+              scale_curve=scale_curve, json_path=json_file)
+
+
 def main() -> None:
     import sqlalchemy as sa
 

@@ -1,0 +1,136 @@
+"""`bap bench`: the speed suite. Every compared figure is compared in the same run, on the same
+data and server, as medians of `repeats` runs; ratios are what to quote, not lone times.
+
+Builds its own data in throwaway databases of the configured PostgreSQL (embedded by default)
+and a temporary data directory; nothing of the user's warehouse is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from benchmarks.common import machine, median, throwaway_database
+from flows.settings import Settings
+
+TARGETS = {
+    "load_vs_copy_indexed": (">=", 0.9, "load rate vs COPY into the indexed fact table (floor 0.6)"),
+    "load_vs_to_sql": (">=", 8.0, "load rate vs pandas.to_sql + upsert"),
+    "reload_vs_load": (">=", 1.0, "re-load rate vs first load"),
+    "e2e_vs_copy": ("<=", 4.0, "end-to-end time vs raw COPY of the same rows"),
+    "validate_vs_transform": ("<=", 1.5, "raw + processed validation time vs transform time"),
+    "peak_rss_mb": ("<=", 2048.0, "peak memory of the end-to-end day (MiB)"),
+    "dashboard_p95_ms": ("<=", 250.0, "dashboard filter change p95 (ms, server side)"),
+    "dashboard_speedup": (">=", 20.0, "naive dashboard median / rollup dashboard median"),
+    "backfill_seconds": ("<=", 120.0, "365 days x 500 rows through Prefect (s)"),
+}
+
+
+def _url(engine: Any) -> str:
+    return make_url(engine.url).render_as_string(hide_password=False)
+
+
+def run_suite(settings: Settings, rows: int = 1_000_000, facts: int = 10_000_000, repeats: int = 3,
+              backfill_days: int = 365, scale_curve: bool = False, json_path: str | None = None,
+              console: Console | None = None) -> dict[str, Any]:
+    from benchmarks import bench_backfill, bench_e2e, bench_load
+
+    console = console or Console()
+    figures: dict[str, Any] = {"machine": machine(), "rows": rows, "facts": facts, "repeats": repeats}
+    steps_total = 3 + (1 if backfill_days else 0) + (1 if facts else 0) + (1 if scale_curve else 0)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as progress:
+        overall = progress.add_task("benchmarks", total=steps_total)
+
+        def tick(what: str) -> None:
+            progress.update(overall, description=f"benchmarks: {what}")
+
+        with throwaway_database(settings) as (engine, server):
+            figures["server"] = server
+            tick(f"load of {rows:,} rows")
+            load = bench_load.run(engine, rows, repeats=repeats, tick=lambda s: tick(f"load: {s}"))
+            figures.update({k: v for k, v in load.items() if k != "raw_seconds"})
+            progress.advance(overall)
+
+            tick("end-to-end day")
+            runs = []
+            with tempfile.TemporaryDirectory(prefix="bap-bench-") as tmp:
+                for i in range(repeats):
+                    tick(f"end-to-end day {i + 1}/{repeats}")
+                    runs.append(bench_e2e.run_once(rows, f"{tmp}/e2e-{i}", _url(engine)))
+            for key in ("e2e_seconds", "ingest_seconds", "transform_seconds", "validate_seconds", "load_seconds"):
+                figures[key if key != "load_seconds" else "e2e_load_seconds"] = median([r[key] for r in runs])
+            figures["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+            figures["e2e_vs_copy"] = figures["e2e_seconds"] / figures["copy_seconds"]
+            figures["validate_vs_transform"] = figures["validate_seconds"] / figures["transform_seconds"]
+            progress.advance(overall)
+
+            if scale_curve:
+                curve = []
+                for n in (10_000, 100_000, 1_000_000):
+                    tick(f"scale curve: {n:,} rows")
+                    point = bench_load.run(engine, n, repeats=repeats, to_sql_rows=min(n, 100_000))
+                    with tempfile.TemporaryDirectory(prefix="bap-bench-") as tmp:
+                        e2e = median([bench_e2e.run_once(n, f"{tmp}/{i}", _url(engine))["e2e_seconds"] for i in range(repeats)])
+                    curve.append({"rows": n, "load_rows_per_s": point["load_rows_per_s"],
+                                  "copy_indexed_rows_per_s": point["copy_indexed_rows_per_s"],
+                                  "load_seconds": point["load_seconds"], "e2e_seconds": e2e,
+                                  "copy_seconds": point["copy_seconds"]})
+                figures["scale_curve"] = curve
+                progress.advance(overall)
+        progress.advance(overall)
+
+        if backfill_days:
+            tick(f"backfill of {backfill_days} days")
+            with throwaway_database(settings) as (plain, _), throwaway_database(settings) as (orchestrated, _):
+                figures.update(bench_backfill.run(settings, (_url(plain), _url(orchestrated)), days=backfill_days))
+            progress.advance(overall)
+
+        if facts:
+            tick(f"dashboard over {facts:,} facts")
+            try:
+                from benchmarks import bench_dashboard
+            except ImportError:
+                figures["dashboard"] = "not available"
+            else:
+                dash = bench_dashboard.main(facts=facts, settings=settings)
+                figures.update({k: v for k, v in dash.items() if not isinstance(v, (list, dict))})
+                if dash.get("dashboard_median_ms"):
+                    figures["dashboard_speedup"] = dash["naive_dashboard_median_ms"] / dash["dashboard_median_ms"]
+            progress.advance(overall)
+
+    print_figures(figures, console)
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=2, default=str))
+        console.print(f"figures written to {json_path}")
+    return figures
+
+
+def print_figures(figures: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"bap bench - {figures.get('server', '')}, {figures['machine']['cpu_count']} cores")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in ("load_rows_per_s", "reload_rows_per_s", "copy_indexed_rows_per_s", "copy_unindexed_rows_per_s",
+                "to_sql_rows_per_s", "copy_seconds", "e2e_seconds", "transform_seconds", "validate_seconds",
+                "peak_rss_mb", "backfill_seconds", "backfill_orchestration_seconds", "dashboard_median_ms",
+                "dashboard_p95_ms", "naive_dashboard_median_ms"):
+        if key in figures:
+            value = figures[key]
+            table.add_row(key, f"{value:,.0f}" if value > 1000 else f"{value:,.3f}")
+    console.print(table)
+    verdicts = Table(title="targets (measured in this run)")
+    for column in ("target", "measured", "goal", "met"):
+        verdicts.add_column(column)
+    for key, (op, goal, label) in TARGETS.items():
+        if key not in figures or not isinstance(figures[key], (int, float)):
+            continue
+        value = figures[key]
+        met = value >= goal if op == ">=" else value <= goal
+        verdicts.add_row(label, f"{value:,.2f}", f"{op} {goal}", "yes" if met else "NO")
+    console.print(verdicts)
