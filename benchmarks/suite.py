@@ -83,6 +83,7 @@ def run_suite(settings: Settings, rows: int = 1_000_000, facts: int = 10_000_000
                                   "load_seconds": point["load_seconds"], "e2e_seconds": e2e,
                                   "copy_seconds": point["copy_seconds"]})
                 figures["scale_curve"] = curve
+                write_scale_plot(curve, Path("docs/scale-curve.svg"))
                 progress.advance(overall)
         progress.advance(overall)
 
@@ -110,6 +111,22 @@ def run_suite(settings: Settings, rows: int = 1_000_000, facts: int = 10_000_000
         Path(json_path).write_text(json.dumps(figures, indent=2, default=str))
         console.print(f"figures written to {json_path}")
     return figures
+
+
+def write_scale_plot(curve: list[dict[str, Any]], path: Path) -> None:
+    from benchmarks.plot import line_chart_svg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        line_chart_svg(
+            "Load rate by day size (rows/s, higher is better)",
+            [p["rows"] for p in curve],
+            {"bap load (swap + rollups)": [p["load_rows_per_s"] for p in curve],
+             "bare COPY into indexed table": [p["copy_indexed_rows_per_s"] for p in curve]},
+            "rows per day",
+            "rows/s",
+        )
+    )
 
 
 def print_figures(figures: dict[str, Any], console: Console) -> None:
