@@ -72,6 +72,10 @@ def land_files(lake: DataLake, run_date: date, input_path: str) -> list[str]:
             raise ContractError(f"input folder {input_path} holds no .csv file")
     else:
         sources = [path]
+    # Until every file is in place the partition is not the day: readers refuse it while this
+    # marker exists, so a landing killed half way is never replayed as complete (or as synthetic).
+    marker = _landing_marker(lake, run_date)
+    lake.write_atomic(marker, input_path.encode())
     _clear_partition(lake, run_date)
     written = []
     for i, source in enumerate(sources):
@@ -79,8 +83,16 @@ def land_files(lake: DataLake, run_date: date, input_path: str) -> list[str]:
         target = f"{lake.raw_path(run_date).rsplit('/', 1)[0]}/{name}"
         lake.write_atomic(target, fs.cat_file(source))
         written.append(target)
+    try:
+        lake.fs.rm_file(marker)
+    except FileNotFoundError:  # a concurrent landing of the same day finished first
+        pass
     log.info("landed files copied", extra={"run_date": str(run_date), "files": written})
     return written
+
+
+def _landing_marker(lake: DataLake, run_date: date) -> str:
+    return f"{lake.raw_path(run_date).rsplit('/', 1)[0]}/_LANDING_IN_PROGRESS"
 
 
 def _clear_partition(lake: DataLake, run_date: date) -> None:
@@ -97,6 +109,12 @@ def raw_files(lake: DataLake, run_date: date) -> list[str]:
 
 def read_raw_partition(lake: DataLake, run_date: date, source: str) -> RawBatch:
     """Read every CSV of the day's raw partition, held to the contract."""
+    marker = _landing_marker(lake, run_date)
+    if lake.exists(marker):
+        raise ContractError(
+            f"the landing of {run_date} was interrupted, so its raw partition is incomplete; land the day again "
+            f"with `bap run --date {run_date} --input PATH` (or delete {lake.url(marker)} to accept the files there)"
+        )
     files = raw_files(lake, run_date)
     if not files:
         raise ContractError(f"no raw data for {run_date} under {lake.url(lake.raw_path(run_date).rsplit('/', 1)[0])}")
