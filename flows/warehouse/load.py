@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import psycopg2
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -134,7 +135,8 @@ def _copy(cursor, table: pa.Table, target: pgsql.Composable, columns: tuple[str,
     statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv{})").format(
         target, pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns), pgsql.SQL(", FREEZE" if freeze else "")
     )
-    selected = table.select(list(columns))
+    # One chunk: Arrow's CSV writer emits stray NUL bytes when a first chunk is empty (apache/arrow#36889).
+    selected = table.select(list(columns)).combine_chunks()
     if selected.num_rows < 50_000:
         buffer = io.BytesIO()
         pacsv.write_csv(selected, buffer, write_options=pacsv.WriteOptions(include_header=False))
@@ -193,6 +195,16 @@ def _lookup(keys: pa.ChunkedArray | pa.Array, names: list, values: list) -> pa.A
     if positions.null_count:
         raise RuntimeError("a dimension key could not be resolved")  # programming error: upserted above
     return pc.take(pa.array(values), positions)
+
+
+def _rollback(raw) -> None:
+    """Roll back after a failure; when the connection itself is gone (server down, backend
+    terminated) the server has already discarded the transaction, and the original error is
+    the one to report, not the "connection already closed" of the rollback."""
+    try:
+        raw.rollback()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        pass
 
 
 def load_day(
@@ -318,7 +330,7 @@ def load_day(
         )
         raw.commit()
     except BaseException:
-        raw.rollback()
+        _rollback(raw)
         raise
     finally:
         raw.close()
@@ -345,7 +357,7 @@ def load_customers(engine: sa.Engine, customers: pa.Table) -> int:
         changed = cur.rowcount
         raw.commit()
     except BaseException:
-        raw.rollback()
+        _rollback(raw)
         raise
     finally:
         raw.close()
