@@ -195,6 +195,7 @@ def bench(
 
 
 def main() -> None:
+    import psycopg2
     import sqlalchemy as sa
 
     try:
@@ -208,8 +209,11 @@ def main() -> None:
     except BapError as exc:
         typer.echo(f"bap: error: {exc}", err=True)
         sys.exit(1)
-    except sa.exc.OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    except (sa.exc.OperationalError, psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        # The load speaks to PostgreSQL through raw DB-API cursors: a dropped connection arrives
+        # as psycopg2's own error there, and as SQLAlchemy's (wrapping it) everywhere else.
+        orig = getattr(exc, "orig", None) or exc
+        reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
         typer.echo(f"bap: error: the warehouse failed during the run ({reason}); re-run the command once it is back", err=True)
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
