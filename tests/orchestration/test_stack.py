@@ -1,0 +1,163 @@
+"""`bap up`: everything comes up, a deployment runs through it, and Ctrl-C / SIGTERM leave no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from flows.orchestration import prefect_api
+from flows.orchestration.local_server import is_healthy
+from flows.orchestration.stack import service_env
+from flows.settings import Settings
+from tests.orchestration.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD_AVAILABLE = (
+    "def serve(" in (ROOT / "ui" / "app.py").read_text(encoding="utf-8") if (ROOT / "ui" / "app.py").exists() else False
+)
+
+
+def test_children_get_the_resolved_settings_with_absolute_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAP_PREFECT_API_URL", "http://stale/api")
+    settings = Settings(
+        data_dir="rel/data", log_dir="rel/logs", warehouse_url=SecretStr("postgresql://u:pw@db/bap"), task_runner="dask"
+    )
+    env = service_env(settings, "http://127.0.0.1:4200/api")
+    assert env["BAP_DATA_DIR"] == str(Path("rel/data").resolve()) and Path(env["BAP_LOG_DIR"]).is_absolute()
+    assert env["BAP_WAREHOUSE_URL"] == "postgresql://u:pw@db/bap", (
+        "a secret reaches the child, not the Prefect database"
+    )
+    assert env["BAP_TASK_RUNNER"] == "dask" and env["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"
+    assert "BAP_PREFECT_API_URL" not in env and "BAP_ALERT_WEBHOOK_URL" not in env
+    assert service_env(Settings(data_dir="s3://bucket/lake"), "x")["BAP_DATA_DIR"] == "s3://bucket/lake"
+
+
+class Up:
+    """`python -m flows.orchestration.stack` (what `bap up` runs) in a session of its own, like a terminal's job."""
+
+    def __init__(self, env: dict[str, str], args: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.orchestration.stack", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in self.output:
+            assert self.proc.poll() is None, f"bap up exited early:\n{self.output}"
+            assert time.monotonic() < deadline, f"no {text!r} after {timeout_s} s:\n{self.output}"
+            time.sleep(0.2)
+
+    def stop(self, sig: signal.Signals, timeout_s: float = 60) -> int:
+        os.killpg(self.proc.pid, sig)  # the terminal sends Ctrl-C to the foreground group: bap up alone
+        return self.proc.wait(timeout=timeout_s)
+
+
+def _env(tmp_path: Path, warehouse_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BAP_", "PREFECT_"))}
+    env.update(
+        BAP_DATA_DIR=str(tmp_path / "data"),
+        BAP_LOG_DIR=str(tmp_path / "logs"),
+        BAP_WAREHOUSE_URL=warehouse_url,
+        BAP_TRANSACTIONS_PER_DAY="100",
+        BAP_PREFECT_PORT=str(free_port()),
+        BAP_DASHBOARD_PORT=str(free_port()),
+        PREFECT_HOME=str(tmp_path / "client-home"),
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        **extra,
+    )
+    return env
+
+
+def _alive(procs: list[psutil.Process]) -> list[str]:
+    left = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(proc.cmdline()))
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+@pytest.mark.prefect_server
+@pytest.mark.slow
+def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path, warehouse_url: str) -> None:
+    env = _env(tmp_path, warehouse_url)
+    port, dashboard_port = env["BAP_PREFECT_PORT"], env["BAP_DASHBOARD_PORT"]
+    up = Up(env, [] if DASHBOARD_AVAILABLE else ["--no-dashboard"])
+    try:
+        started = time.monotonic()
+        up.wait_for("Press Ctrl-C", timeout_s=240)
+        up_s = time.monotonic() - started
+        tree = psutil.Process(up.proc.pid).children(recursive=True)
+        commands = [" ".join(p.cmdline()) for p in tree]
+        assert any("server start" in c for c in commands) and any("worker start" in c for c in commands), commands
+        assert "Prefect UI" in up.output and f"http://127.0.0.1:{port}" in up.output
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10, trust_env=False).status_code == 200, "the Prefect UI"
+        if DASHBOARD_AVAILABLE:
+            assert httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=30, trust_env=False).status_code == 200
+            assert "/data-docs/" in up.output
+
+        api_url = f"http://127.0.0.1:{port}/api"
+        run_id = prefect_api.create_run(api_url, "daily", {"run_date": date(2024, 1, 15)})
+        run = prefect_api.wait_for_run(api_url, run_id, timeout_s=120, poll_s=0.5)
+        assert run.state.is_completed(), (tmp_path / "logs" / "prefect-worker.log").read_text()
+        engine = sa.create_engine(warehouse_url, poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT rows_loaded FROM load_audit WHERE run_date = '2024-01-15'").scalar() > 0
+        engine.dispose()
+        tree = psutil.Process(up.proc.pid).children(recursive=True)
+
+        t0 = time.monotonic()
+        assert up.stop(signal.SIGINT) == 0, up.output
+        stop_s = time.monotonic() - t0
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+    assert _alive(tree) == [], "orphaned processes"
+    assert not is_healthy(f"http://127.0.0.1:{port}/api")
+    assert "Stopped the local Prefect server" in up.output
+    print(f"\nbap up: ready in {up_s:.1f} s (cold server), stopped in {stop_s:.1f} s")
+
+
+@pytest.mark.prefect_server
+@pytest.mark.slow
+def test_sigterm_stops_bap_up_and_a_server_it_did_not_start_keeps_running(
+    prefect_server: tuple[Settings, str], tmp_path: Path, warehouse_url: str
+) -> None:
+    _, api_url = prefect_server
+    up = Up(_env(tmp_path, warehouse_url, PREFECT_API_URL=api_url), ["--no-dashboard"])
+    try:
+        up.wait_for("Press Ctrl-C", timeout_s=180)
+        tree = psutil.Process(up.proc.pid).children(recursive=True)
+        assert tree and all("server start" not in " ".join(p.cmdline()) for p in tree)
+        assert up.stop(signal.SIGTERM) == 0, up.output
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+    assert _alive(tree) == []
+    assert is_healthy(api_url), "bap up leaves alone a server it found running"
