@@ -1,29 +1,17 @@
 -- Period totals per item of the comparison dimension, read from the coarse rollup.
 -- Used when no state or city filter is set and the comparison is by channel, region or segment.
--- Grain: one row per item. Every filter is a bound value; NULL means "All".
-WITH cells AS (
-    SELECT CASE %(dim)s
-               WHEN 'channel' THEN ch.channel_name::text
-               WHEN 'region'  THEN a.region::text
-               WHEN 'segment' THEN a.segment::text
-               ELSE 'All'
-           END AS item,
-           a.status,
-           a.txn_count,
-           a.revenue_sum,
-           a.processing_time_sum
-    FROM agg_daily_region AS a
-    JOIN dim_channel AS ch ON ch.channel_key = a.channel_key
-    WHERE a.date_key BETWEEN %(start_key)s AND %(end_key)s
-      AND (%(region)s::text IS NULL OR a.region = %(region)s::text)
-      AND (%(channel)s::text IS NULL OR ch.channel_name = %(channel)s::text)
-      AND (%(segment)s::text IS NULL OR a.segment = %(segment)s::text)
-)
-SELECT item,
-       sum(txn_count)                                              AS txn_count,
-       coalesce(sum(txn_count) FILTER (WHERE status = 'FAILED'), 0)    AS failed_count,
-       coalesce(sum(revenue_sum) FILTER (WHERE status = 'SUCCESS'), 0) AS success_revenue,
-       sum(processing_time_sum)                                    AS processing_time_s_sum
-FROM cells
-GROUP BY item
-ORDER BY txn_count DESC, item;
+-- Grain: one row per item (item_key = channel_key, or item_name = region or segment).
+-- Every filter is a bound value; NULL means "All"; an unknown channel name matches nothing.
+SELECT CASE WHEN %(dim)s = 'channel' THEN a.channel_key END                        AS item_key,
+       CASE %(dim)s WHEN 'region' THEN a.region WHEN 'segment' THEN a.segment END  AS item_name,
+       sum(a.txn_count)::bigint                                                     AS txn_count,
+       coalesce(sum(a.txn_count) FILTER (WHERE a.status = 'FAILED'), 0)::bigint     AS failed_count,
+       coalesce(sum(a.revenue_sum) FILTER (WHERE a.status = 'SUCCESS'), 0)::float8  AS success_revenue,
+       sum(a.processing_time_sum)::float8                                           AS processing_time_s_sum
+FROM agg_daily_region AS a
+WHERE a.date_key BETWEEN %(start_key)s AND %(end_key)s
+  AND (%(region)s::text IS NULL OR a.region = %(region)s::text)
+  AND (%(channel)s::text IS NULL
+       OR a.channel_key = (SELECT ch.channel_key FROM dim_channel AS ch WHERE ch.channel_name = %(channel)s::text))
+  AND (%(segment)s::text IS NULL OR a.segment = %(segment)s::text)
+GROUP BY 1, 2;

@@ -1,36 +1,23 @@
 -- Daily totals per item of one breakdown dimension, read from the fine rollup.
 -- Used when a state or city filter is set, or the breakdown is by state or city.
--- Grain: one row per day x item (item = the channel, region, state, city or segment named by
--- %(dim)s, or 'All'). %(city_keys)s is the list of cities the geography filters allow
--- (NULL = every city); every other filter is a bound value where NULL means "All".
-WITH cells AS (
-    SELECT a.date_key,
-           CASE %(dim)s
-               WHEN 'channel' THEN ch.channel_name::text
-               WHEN 'region'  THEN ci.region::text
-               WHEN 'state'   THEN ci.state::text
-               WHEN 'city'    THEN ci.city_name::text
-               WHEN 'segment' THEN a.segment::text
-               ELSE 'All'
-           END AS item,
-           a.status,
-           a.txn_count,
-           a.revenue_sum,
-           a.processing_time_sum
-    FROM agg_daily_city AS a
-    JOIN dim_channel AS ch ON ch.channel_key = a.channel_key
-    JOIN dim_city AS ci ON ci.city_key = a.city_key
-    WHERE a.date_key BETWEEN %(start_key)s AND %(end_key)s
-      AND (%(city_keys)s::integer[] IS NULL OR a.city_key = ANY (%(city_keys)s::integer[]))
-      AND (%(channel)s::text IS NULL OR ch.channel_name = %(channel)s::text)
-      AND (%(segment)s::text IS NULL OR a.segment = %(segment)s::text)
-)
-SELECT date_key,
-       item,
-       sum(txn_count)                                              AS txn_count,
-       coalesce(sum(txn_count) FILTER (WHERE status = 'FAILED'), 0)    AS failed_count,
-       coalesce(sum(revenue_sum) FILTER (WHERE status = 'SUCCESS'), 0) AS success_revenue,
-       sum(processing_time_sum)                                    AS processing_time_s_sum
-FROM cells
-GROUP BY date_key, item
-ORDER BY date_key, item;
+-- Grain: one row per day x item, where the item is item_key (a city_key for a region, state or
+-- city breakdown, a channel_key for a channel breakdown) or item_name (a segment); both are
+-- NULL for no breakdown. The dashboard names and merges cities into states and regions itself.
+-- %(city_keys)s: the cities the geography filters allow (NULL = every city). Every other filter
+-- is a bound value where NULL means "All"; a channel name that does not exist matches nothing.
+SELECT a.date_key,
+       CASE WHEN %(dim)s IN ('region', 'state', 'city') THEN a.city_key
+            WHEN %(dim)s = 'channel' THEN a.channel_key END                         AS item_key,
+       CASE WHEN %(dim)s = 'segment' THEN a.segment END                             AS item_name,
+       sum(a.txn_count)::bigint                                                     AS txn_count,
+       coalesce(sum(a.txn_count) FILTER (WHERE a.status = 'FAILED'), 0)::bigint     AS failed_count,
+       coalesce(sum(a.revenue_sum) FILTER (WHERE a.status = 'SUCCESS'), 0)::float8  AS success_revenue,
+       sum(a.processing_time_sum)::float8                                           AS processing_time_s_sum
+FROM agg_daily_city AS a
+WHERE a.date_key BETWEEN %(start_key)s AND %(end_key)s
+  AND (%(city_keys)s::integer[] IS NULL OR a.city_key = ANY (%(city_keys)s::integer[]))
+  AND (%(channel)s::text IS NULL
+       OR a.channel_key = (SELECT ch.channel_key FROM dim_channel AS ch WHERE ch.channel_name = %(channel)s::text))
+  AND (%(segment)s::text IS NULL OR a.segment = %(segment)s::text)
+GROUP BY 1, 2, 3
+ORDER BY 1;

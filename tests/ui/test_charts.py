@@ -1,0 +1,186 @@
+"""The figure and card functions on hand-made frames: series, titles, legends, empty states."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from ui import cards, charts
+from ui.queries import Filters, build_view
+
+JAN = lambda d: date(2024, 1, d)  # noqa: E731
+
+
+def _trend(items: list[str], days: int = 3) -> pd.DataFrame:
+    rows = []
+    for i, item in enumerate(items):
+        for d in range(1, days + 1):
+            rows.append({"date": pd.Timestamp(JAN(d)), "item": item, "txn_count": 10.0, "failed_count": 1.0 + i,
+                         "revenue": 100.0 * (i + 1), "processing_time_s_sum": 20.0, "failure_rate": 0.1 * (i + 1),
+                         "avg_processing_s": 2.0, "revenue_ma7": 90.0 * (i + 1), "failure_rate_ma7": 0.1,
+                         "avg_processing_s_ma7": 2.0})
+    return pd.DataFrame(rows)
+
+
+def _legend_is_horizontal_and_inside(fig) -> None:
+    legend = fig.layout.legend
+    assert legend.orientation == "h"
+    assert 0 <= legend.x <= 1 and 0 <= legend.y <= 1  # paper coordinates inside the plot area
+    assert fig.layout.showlegend is True
+
+
+def test_trend_figure_breaks_down_by_item_with_named_series() -> None:
+    items = ["UPI", "Credit Card"]
+    fig = charts.trend_figure(_trend(items), "revenue", dimension="channel", items=items,
+                              title="Revenue per day by channel")
+    names = [t.name for t in fig.data]
+    assert names == ["UPI · daily", "UPI", "Credit Card · daily", "Credit Card"]
+    shown = [t.name for t in fig.data if t.showlegend is not False]
+    assert shown == ["UPI", "Credit Card"]  # one legend entry per item; daily lines grouped with it
+    for trace in fig.data:
+        if trace.showlegend is not False:
+            assert "%{fullData.name}" in trace.hovertemplate and "7-day avg" in trace.hovertemplate
+    assert list(fig.data[1].y) == [90.0, 90.0, 90.0]  # the bold line is the moving average
+    assert fig.layout.title.text.startswith("Revenue per day by channel")
+    assert fig.layout.hovermode == "x unified"
+    _legend_is_horizontal_and_inside(fig)
+
+
+def test_trend_figure_without_breakdown_shows_daily_bars_and_the_average() -> None:
+    fig = charts.trend_figure(_trend(["All"]), "failure_rate", dimension=None, items=["All"])
+    assert [t.type for t in fig.data] == ["bar", "scatter"]
+    assert [t.name for t in fig.data] == ["Daily failure rate", "7-day average"]
+    assert fig.layout.title.text == "Failure rate per day"
+    assert fig.layout.yaxis.tickformat == ".1%"
+    _legend_is_horizontal_and_inside(fig)
+
+
+def test_comparison_figure_has_bars_in_order_and_the_selection_line() -> None:
+    comparison = pd.DataFrame({"item": ["UPI", "Net Banking"], "txn_count": [60, 40], "failure_rate": [0.05, 0.08],
+                               "avg_processing_s": [0.9, 3.1]})
+    fig = charts.comparison_figure(comparison, "failure_rate", dimension="channel", overall=0.062,
+                                   title="Failure rate by channel")
+    bar, line = fig.data
+    assert list(bar.x) == ["UPI", "Net Banking"] and list(bar.y) == [0.05, 0.08]
+    assert "%{fullData.name}" in bar.hovertemplate and bar.name == "Failure rate"
+    assert line.name == "Whole selection: 6.20%"
+    assert fig.layout.title.text == "Failure rate by channel"
+    _legend_is_horizontal_and_inside(fig)
+
+
+@pytest.mark.parametrize(
+    "metric, dimension, shown, total, title",
+    [
+        ("revenue", None, 1, 1, "Revenue per day"),
+        ("revenue", "channel", 4, 4, "Revenue per day by channel"),
+        ("failure_rate", "city", 4, 9, "Failure rate per day by city · top 4 of 9"),
+        ("avg_processing_s", "segment", 3, 3, "Avg processing time per day by customer segment"),
+    ],
+)
+def test_trend_titles(metric: str, dimension: str | None, shown: int, total: int, title: str) -> None:
+    assert charts.trend_title(metric, dimension, shown, total) == title
+
+
+@pytest.mark.parametrize(
+    "kwargs, dimension, shown, total, title",
+    [
+        ({}, "channel", 4, 4, "Failure rate by channel"),
+        ({"region": "South"}, "state", 6, 6, "Failure rate by state in South"),
+        ({"region": "North", "state": "Uttar Pradesh"}, "city", 5, 5, "Failure rate by city in Uttar Pradesh"),
+        ({"channel": "UPI"}, "region", 6, 6, "Failure rate by region · UPI"),
+        ({"state": "Maharashtra", "segment": "SME"}, "city", 6, 9, "Failure rate by city in Maharashtra · SME · top 6 of 9"),
+        ({"city": "Pune", "channel": "UPI"}, "segment", 4, 4, "Failure rate by customer segment in Pune · UPI"),
+    ],
+)
+def test_comparison_titles_adapt_to_the_selection(kwargs: dict, dimension: str, shown: int, total: int,
+                                                  title: str) -> None:
+    f = Filters(JAN(1), JAN(2), **kwargs)
+    assert charts.comparison_title("failure_rate", dimension, f, shown, total) == title
+
+
+def test_an_empty_view_gives_no_data_figures_not_errors() -> None:
+    view = build_view(Filters(JAN(1), JAN(7), channel="Cheque"), [], [], source="agg_daily_region")
+    figures = charts.view_figures(view)
+    assert set(figures) == {"trend_revenue", "trend_failure_rate", "trend_avg_processing_s",
+                            "compare_failure_rate", "compare_avg_processing_s"}
+    for fig in figures.values():
+        assert fig.data == ()
+        assert charts.NO_DATA in fig.layout.annotations[0].text
+    assert figures["compare_failure_rate"].layout.title.text.startswith("Failure rate by region · Cheque")
+    html = cards.kpi_cards_html(view)
+    assert 'data-empty="true"' in html and "—" in html
+
+
+def test_view_figures_use_the_views_dimensions() -> None:
+    rows = [(20240100 + d, ch, 10, 1, 50.0, 12.0) for d in range(1, 8) for ch in ("UPI", "Debit Card")]
+    view = build_view(Filters(JAN(4), JAN(7)), rows, [("UPI", 40, 4, 200.0, 48.0), ("Debit Card", 40, 4, 200.0, 48.0)],
+                      source="agg_daily_region")
+    figures = charts.view_figures(view)
+    assert figures["trend_revenue"].layout.title.text.startswith("Revenue per day by channel")
+    assert {t.name for t in figures["trend_revenue"].data if t.showlegend is not False} == {"UPI", "Debit Card"}
+    assert figures["compare_avg_processing_s"].layout.title.text.startswith("Avg processing time by channel")
+
+
+def test_pass_rate_figure_has_one_series_per_suite() -> None:
+    df = pd.DataFrame({"run_date": [JAN(1), JAN(1), JAN(2), JAN(2)], "suite": ["raw", "processed"] * 2,
+                       "expectations": [4, 4, 4, 4], "passed": [4, 3, 4, 4], "pass_rate": [1.0, 0.75, 1.0, 1.0]})
+    fig = charts.pass_rate_figure(df)
+    assert [t.name for t in fig.data] == ["processed", "raw"]
+    assert all("%{fullData.name}" in t.hovertemplate for t in fig.data)
+    _legend_is_horizontal_and_inside(fig)
+    assert charts.NO_DATA not in str(fig.layout.annotations)
+    assert "No quality history" in charts.pass_rate_figure(df.iloc[0:0]).layout.annotations[0].text
+
+
+@pytest.mark.parametrize(
+    "metric, value, text",
+    [("revenue", 950.0, "₹950"), ("revenue", 12_400.0, "₹12.4K"), ("revenue", 3_214_000.0, "₹3.21M"),
+     ("failure_rate", 0.04256, "4.26%"), ("avg_processing_s", 1.5, "1.50 s"), ("txn_count", 12345.0, "12,345"),
+     ("revenue", None, "—")],
+)
+def test_kpi_values_are_formatted_for_reading(metric: str, value: float | None, text: str) -> None:
+    assert cards.format_value(metric, value) == text
+
+
+def test_kpi_cards_carry_raw_values_and_colour_changes_by_meaning() -> None:
+    rows = [(20240101, "All", 10, 1, 100.0, 10.0), (20240102, "All", 10, 2, 150.0, 10.0)]
+    view = build_view(Filters(JAN(2), JAN(2)), rows, [], source="agg_daily_region")
+    html = cards.kpi_cards_html(view)
+    assert 'data-kpi="revenue" data-value="150.00" data-previous="100.00"' in html
+    assert 'data-kpi="failure_rate" data-value="0.200000"' in html
+    assert 'data-kpi="txn_count" data-value="10"' in html
+    # revenue up = good; failure rate up = bad
+    revenue_card = html.split('data-kpi="revenue"')[1].split('data-kpi="failure_rate"')[0]
+    failure_card = html.split('data-kpi="failure_rate"')[1].split('data-kpi="avg_processing_s"')[0]
+    assert "chg good" in revenue_card and "▲ 50.0%" in revenue_card
+    assert "chg bad" in failure_card and "▲ 10.00 pp" in failure_card
+
+
+def test_header_escapes_what_the_warehouse_says() -> None:
+    from ui.queries import Freshness
+
+    fresh = Freshness(last_loaded_day=JAN(9), last_run_day=JAN(10), last_run_status="failed",
+                      last_run_message="<script>alert(1)</script>")
+    html = cards.header_html(fresh, data_docs_url="/data-docs/", data_docs_ready=True)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "Data as of <b>09 Jan 2024</b>" in html and 'href="/data-docs/"' in html
+    assert "bap-dot bad" in html
+
+
+def test_every_figure_is_a_valid_plotly_figure() -> None:
+    """The figures skip Plotly's validation for speed: validate every kind here once."""
+    import plotly.graph_objects as go
+
+    rows = [(20240100 + d, ch, 10, 1, 50.0, 12.0) for d in range(1, 8) for ch in ("UPI", "Debit Card")]
+    view = build_view(Filters(JAN(4), JAN(7)), rows, [("UPI", 40, 4, 200.0, 48.0)], source="agg_daily_region")
+    total = build_view(Filters(JAN(4), JAN(7), city="Pune", channel="UPI", segment="SME"),
+                       [(20240104, "All", 3, 1, 9.0, 3.0)], [("SME", 3, 1, 9.0, 3.0)], source="agg_daily_city")
+    quality = pd.DataFrame({"run_date": [JAN(1)], "suite": ["raw"], "expectations": [4], "passed": [3],
+                            "pass_rate": [0.75]})
+    figures = [*charts.view_figures(view).values(), *charts.view_figures(total).values(),
+               charts.pass_rate_figure(quality), charts.empty_figure("Nothing")]
+    for fig in figures:
+        go.Figure(fig.to_dict())  # raises on any invalid property
+    assert list(figures[0].data[1].x) == ["2024-01-04", "2024-01-05", "2024-01-06", "2024-01-07"]
