@@ -21,6 +21,8 @@ from flows.settings import Settings, get_settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="batch-analytics-platform: daily transactions -> warehouse -> dashboard.")
 warehouse_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL warehouse.")
 app.add_typer(warehouse_app, name="warehouse")
+server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server bap starts on demand.")
+app.add_typer(server_app, name="server")
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -174,6 +176,91 @@ def demo(
     typer.echo(f"data lake:  {lake.url(lake.base)} (raw/, processed/, quarantine/ partitioned YYYY/MM/DD)")
     typer.echo(f"warehouse:  {redact(resolve_url(settings))}")
     typer.echo(f"logs:       {os.path.abspath(settings.log_dir)}")
+
+
+@app.command()
+def up(
+    dashboard: Annotated[bool, typer.Option(help="Also serve the dashboard and its Data Docs.")] = True,
+    backfill_days: Annotated[int, typer.Option(min=0, help="Start a backfill of the last N days through the backfill deployment.")] = 0,
+) -> None:
+    """The whole stack locally: Prefect server + UI, work pool, deployments, a worker, the dashboard. Ctrl-C stops it all."""
+    from flows.logs import configure_logging
+    from flows.orchestration.stack import up as stack_up
+
+    settings = get_settings()
+    configure_logging(settings)
+    raise typer.Exit(stack_up(settings, dashboard=dashboard, backfill_days=backfill_days))
+
+
+@app.command()
+def gaps(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (included).")],
+    fill: Annotated[bool, typer.Option(help="Backfill exactly the days found.")] = False,
+    concurrency: Annotated[Optional[int], typer.Option(min=1, help="Days processed at once when filling.")] = None,
+) -> None:
+    """Days in a range that are missing, failed or blocked in the warehouse; --fill backfills exactly those."""
+    from flows import steps
+    from flows.orchestration.gaps import gap_report
+
+    settings = get_settings()
+    first, last = _day(start, "--start"), _day(end, "--end")
+    report = gap_report(steps.engine_of(settings), first, last)
+    if not report:
+        typer.echo(f"no gaps: every day {first}..{last} is loaded")
+        return
+    for gap in report:
+        note = " (its last good load is still in the warehouse)" if gap.has_rows else ""
+        typer.echo(f"{gap.run_date}  {gap.status:<8} {gap.message or ''}{note}")
+    typer.echo(f"{len(report)} day(s) to fill")
+    if fill:
+        _prepare(settings)
+        from flows.pipeline import backfill_pipeline
+
+        days = [gap.run_date for gap in report]
+        outcomes = backfill_pipeline(start=days[0], end=days[-1], days=days, concurrency=concurrency)
+        typer.echo(f"filled {sum(1 for o in outcomes if o['status'] == 'loaded')} day(s)")
+
+
+@app.command()
+def freshness() -> None:
+    """Days of the look-back window not loaded by their deadline (alerts when any)."""
+    from flows import steps
+    from flows.orchestration.alerts import check_freshness
+
+    settings = get_settings()
+    late = check_freshness(steps.engine_of(settings), settings)
+    if late:
+        typer.echo("late: " + ", ".join(str(d) for d in late))
+        raise typer.Exit(1)
+    typer.echo(f"fresh: every day of the last {settings.freshness_lookback_days} is loaded within {settings.freshness_sla_hours} h")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start (or find) the local Prefect server."""
+    from flows.orchestration.local_server import ensure_local_server
+
+    typer.echo(f"Prefect API: {ensure_local_server(get_settings())}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the local Prefect server bap started."""
+    from flows.orchestration.local_server import stop_local_server
+
+    typer.echo("stopped" if stop_local_server(get_settings()) else "no server started by bap was running")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Whether the local Prefect server answers."""
+    from flows.orchestration.local_server import is_healthy, local_api_url
+
+    url = local_api_url(get_settings())
+    healthy = is_healthy(url)
+    typer.echo(f"{url}: {'healthy' if healthy else 'not running'}")
+    raise typer.Exit(0 if healthy else 1)
 
 
 @app.command()

@@ -22,6 +22,8 @@ from flows import steps
 from flows.errors import BapError, ContractError, QualityGateFailed
 from flows.generate import days_between
 from flows.logs import configure_logging
+from flows.orchestration.hooks import alert_on_failure
+from flows.orchestration.runners import ConfiguredTaskRunner
 from flows.settings import Settings, get_settings
 
 _PERMANENT = (ContractError, QualityGateFailed, ValueError)
@@ -71,7 +73,7 @@ def day_task(day: date, scenario: str | None, regenerate: bool, run_id: str | No
     return steps.run_day(get_settings(), day, scenario=scenario, regenerate=regenerate, flow_run_id=run_id)
 
 
-@flow(name="daily-pipeline")
+@flow(name="daily-pipeline", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
 def daily_pipeline(
     run_date: date | None = None,
     input_path: str | None = None,
@@ -104,7 +106,12 @@ def daily_pipeline(
     return outcome.__dict__
 
 
-@flow(name="backfill-pipeline")
+@flow(
+    name="backfill-pipeline",
+    task_runner=ConfiguredTaskRunner(),  # threads or Dask, from the settings when the run starts
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def backfill_pipeline(
     start: date,
     end: date,
