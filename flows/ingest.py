@@ -11,6 +11,9 @@ import csv
 import hashlib
 import io
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,6 +21,7 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from fsspec.implementations.local import LocalFileSystem
 
 from flows.contract import RAW_COLUMNS
 from flows.errors import ContractError
@@ -89,6 +93,26 @@ def land_files(lake: DataLake, run_date: date, input_path: str) -> list[str]:
         pass
     log.info("landed files copied", extra={"run_date": str(run_date), "files": written})
     return written
+
+
+@contextmanager
+def partition_lock(lake: DataLake, run_date: date) -> Iterator[None]:
+    """Runs of the same day take turns landing (or generating) and reading its raw partition.
+
+    On a local lake this is an flock on raw/YYYY/MM/DD/.lock, which the kernel releases when
+    its holder dies (a crash never leaves it held). An object store has no such lock: there,
+    two runs writing the same day's raw partition at the same moment are not serialised.
+    """
+    if not isinstance(lake.fs, LocalFileSystem):
+        yield
+        return
+    import fcntl
+
+    folder = lake.raw_path(run_date).rsplit("/", 1)[0]
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _landing_marker(lake: DataLake, run_date: date) -> str:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from flows.errors import BapError
 from flows.generate import GeneratorConfig, generate_customers, to_csv_bytes
-from flows.ingest import RawBatch, land_files, raw_files, read_raw_partition, write_synthetic_day
+from flows.ingest import RawBatch, land_files, partition_lock, raw_files, read_raw_partition, write_synthetic_day
 from flows.settings import Settings
 from flows.storage import DataLake
 from flows.transform import CleanResult, clean_transactions
@@ -77,15 +77,16 @@ def ingest(settings: Settings, day: date, *, input_path: str | None = None, scen
     asks for a new synthetic day, or there is none yet.
     """
     lake = lake_of(settings)
-    if input_path is not None:
-        land_files(lake, day, input_path)
-        source = f"landed:{input_path}"
-    elif regenerate or scenario is not None or not raw_files(lake, day):
-        write_synthetic_day(lake, day, _generator_config(settings, scenario))
-        source = "synthetic" if scenario is None else f"synthetic:{scenario}"
-    else:
-        source = "replay"
-    return read_raw_partition(lake, day, source)
+    with partition_lock(lake, day):  # a concurrent run of the day lands or reads before or after, never during
+        if input_path is not None:
+            land_files(lake, day, input_path)
+            source = f"landed:{input_path}"
+        elif regenerate or scenario is not None or not raw_files(lake, day):
+            write_synthetic_day(lake, day, _generator_config(settings, scenario))
+            source = "synthetic" if scenario is None else f"synthetic:{scenario}"
+        else:
+            source = "replay"
+        return read_raw_partition(lake, day, source)
 
 
 def transform(settings: Settings, raw: RawBatch) -> CleanResult:
