@@ -163,8 +163,9 @@ def warehouse_url() -> None:
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(min=1, help="How many days to backfill, ending yesterday (UTC).")] = 90,
+    serve_stack: Annotated[bool, typer.Option("--up/--no-up", help="Then bring the stack up (Prefect UI, worker, dashboard) until Ctrl-C.")] = True,
 ) -> None:
-    """The main job: backfill the last N days of synthetic data into the warehouse and say where it is."""
+    """The main job: backfill the last N days into the warehouse, say where it is, then serve the dashboard."""
     from flows import steps
     from flows.warehouse.connection import redact, resolve_url
 
@@ -176,6 +177,22 @@ def demo(
     typer.echo(f"data lake:  {lake.url(lake.base)} (raw/, processed/, quarantine/ partitioned YYYY/MM/DD)")
     typer.echo(f"warehouse:  {redact(resolve_url(settings))}")
     typer.echo(f"logs:       {os.path.abspath(settings.log_dir)}")
+    if serve_stack:
+        up(dashboard=True, backfill_days=0)
+
+
+@app.command()
+def dashboard(
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default BAP_DASHBOARD_HOST, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default BAP_DASHBOARD_PORT, 7860).")] = None,
+) -> None:
+    """The analytics dashboard over the warehouse, with the Data Docs under /data-docs/."""
+    from flows.logs import configure_logging
+    from ui.app import serve
+
+    settings = get_settings()
+    configure_logging(settings)
+    serve(settings, host=host, port=port)
 
 
 @app.command()
