@@ -84,6 +84,20 @@ class Settings(BaseSettings):
     quarantine_threshold: float = Field(
         default=0.05, ge=0.0, le=1.0, description="Largest share of quarantined rows a day may have before it is blocked."
     )
+    expected_rows_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Rows a day is expected to receive (centre of the row-count band); unset = BAP_TRANSACTIONS_PER_DAY, 0 = no band. Set it for landed files.",
+    )
+    row_count_tolerance: float = Field(
+        default=0.5, ge=0.0, description="Half-width of the row-count band: a day must receive expected x (1 +- tolerance) rows, or it is blocked."
+    )
+    failure_rate_warning: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="Share of FAILED transactions above which the processed suite warns (never blocks)."
+    )
+    data_docs_index_limit: int = Field(
+        default=100, ge=1, description="Latest validations listed on the Data Docs index (older pages stay on disk)."
+    )
 
     # --- dashboard -------------------------------------------------------------------------
     dashboard_host: str = Field(default="127.0.0.1", description="Address the dashboard binds to.")
