@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from flows.reference import CHANNELS, CITIES, SEGMENTS, region_of
+from flows.reference import CITIES, SEGMENTS, region_of
 from flows.warehouse.connection import make_engine
 from flows.warehouse.migrate import apply_migrations
 from flows.warehouse.sql import sql

@@ -17,11 +17,13 @@ import hashlib
 import ipaddress
 import logging
 import secrets
+import shutil
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -29,8 +31,9 @@ from typing import Any, Final
 
 import gradio as gr
 import pandas as pd
+import sqlalchemy as sa
 
-from flows.errors import BapError
+from flows.errors import BapError, WarehouseUnavailable
 from flows.settings import Settings
 from ui import cards, charts
 from ui.queries import (
@@ -74,10 +77,15 @@ def parse_day(value: Any) -> date | None:
     timestamp); None when it is empty or not a date."""
     if value is None or value == "":
         return None
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
         return value
     if isinstance(value, (int, float)):
-        return date.fromtimestamp(value)
+        try:
+            return date.fromtimestamp(value)
+        except (OverflowError, OSError, ValueError):
+            return None
     text = str(value).strip()
     try:
         return date.fromisoformat(text)
@@ -239,11 +247,15 @@ class Dashboard:
     # -- events -----------------------------------------------------------------------------
     def on_filters(self, preset, start, end, region, state, city, channel, segment) -> tuple[Any, ...]:
         """Any filter changed (or Refresh): re-resolve the cascade and redraw everything."""
-        return self.render(self.select(preset, start, end, region, state, city, channel, segment))
+        with _warehouse_errors():
+            return self.render(self.select(preset, start, end, region, state, city, channel, segment))
 
     def on_load(self, preset, start, end, region, state, city, channel, segment) -> tuple[Any, ...]:
         """Page load and auto-refresh: a preset period follows the newest loaded day."""
-        return self.render(self.select(preset, start, end, region, state, city, channel, segment, follow_preset=True))
+        with _warehouse_errors():
+            return self.render(
+                self.select(preset, start, end, region, state, city, channel, segment, follow_preset=True)
+            )
 
     def on_preset(self, preset: str | None, start: Any, end: Any) -> tuple[Any, Any]:
         """A preset picked: set the dates (their change events redraw the dashboard)."""
@@ -254,6 +266,10 @@ class Dashboard:
 
     def on_quality(self, preset, start, end, quarantine_day) -> tuple[Any, ...]:
         """The Quality tab for the selected period (see QUALITY_OUTPUT_NAMES)."""
+        with _warehouse_errors():
+            return self._quality(preset, start, end, quarantine_day)
+
+    def _quality(self, preset, start, end, quarantine_day) -> tuple[Any, ...]:
         s, e = parse_day(start), parse_day(end)
         if s is None or e is None:
             s, e = self.preset_range(preset)
@@ -282,7 +298,7 @@ class Dashboard:
         message = "" if choices else cards.notice_html("No quarantined rows recorded.")
         return (
             message,
-            charts.pass_rate_figure(report.pass_rate),
+            charts.pass_rate_figure(report.pass_rate, period=(s, e)),
             failures,
             gr.update(choices=choices, value=chosen),
             reasons,
@@ -297,7 +313,20 @@ class Dashboard:
         return reasons.rename(columns=REASON_HEADERS), rows.rename(columns=QUARANTINE_HEADERS)
 
     def on_quarantine_day(self, day: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-        return self._quarantine(day)
+        with _warehouse_errors():
+            return self._quarantine(day)
+
+
+@contextmanager
+def _warehouse_errors() -> Iterator[None]:
+    """A warehouse that stops answering becomes a one-line message in the page, not a traceback;
+    the next refresh tries again."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, WarehouseUnavailable) as exc:
+        log.warning("dashboard query failed", extra={"error": str(exc).splitlines()[0]})
+        raise gr.Error("The warehouse cannot be reached right now; the dashboard retries on its next refresh.",
+                       print_exception=False) from None
 
 
 def _dropdown(options: list[str], value: str | None) -> dict[str, Any]:
@@ -505,7 +534,14 @@ class ProtectedStatic:
 
 
 def default_data_docs_dir(settings: Settings) -> Path:
-    """<data_dir>/quality/data_docs when the data dir is local, else under the local state dir."""
+    """Where the quality step builds the Data Docs: <data_dir>/quality/data_docs when the data dir
+    is local, else <state dir>/quality/data_docs."""
+    try:
+        from flows.quality import data_docs_index
+    except ImportError:  # pragma: no cover - the quality package is part of the project
+        pass
+    else:
+        return data_docs_index(settings).parent
     if settings.data_is_local:
         return Path(settings.data_dir.removeprefix("file://")).expanduser().resolve() / "quality" / "data_docs"
     return settings.local_state_dir / "quality" / "data_docs"
@@ -577,7 +613,8 @@ class DashboardServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
-        self.queries.engine.dispose()
+        self.queries.close()
+        shutil.rmtree(self.blocks.dashboard.export_dir, ignore_errors=True)  # type: ignore[attr-defined]
 
     def __enter__(self) -> DashboardServer:
         return self
@@ -647,7 +684,7 @@ def serve(
         try:
             server.run(sockets=[sock])
         finally:
-            queries.engine.dispose()
+            handle.close()
         return handle
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="bap-dashboard", daemon=True)
     handle._thread = thread

@@ -8,6 +8,7 @@ an empty input gives a figure that says "No data for this selection" instead of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -18,6 +19,7 @@ from ui.queries import COMPARE_TOP_N, DIM_LABELS, TREND_TOP_N, DashboardView, Fi
 from ui.theme import FONT_STACK, GRID, TEXT, TEXT_MUTED, TOTAL_COLOR, series_color
 
 NO_DATA: Final[str] = "No data for this selection"
+DAY_MS: Final[int] = 86_400_000  # bar widths on a date axis are in milliseconds
 NO_DATA_HINT: Final[str] = "Widen the date range or set a filter back to All."
 
 
@@ -170,9 +172,11 @@ def trend_figure(
     items: list[str],
     title: str | None = None,
     subtitle: str = "",
+    period: tuple[date, date] | None = None,
 ) -> go.Figure:
     """Daily values and their 7-day moving average, per item (or for the total when `dimension`
-    is None). `trend` has the columns of DashboardView.trend."""
+    is None). `trend` has the columns of DashboardView.trend; `period` fixes the x axis to the
+    selected days (so a sparse selection shows its gaps, and one day is not a zoom into hours)."""
     spec = METRICS[metric]
     title = title or trend_title(metric, dimension, len(items), len(items))
     if trend.empty or not items:
@@ -182,17 +186,19 @@ def trend_figure(
     daily_value = f"{spec.prefix}%{{customdata:{spec.value_format}}}{spec.suffix}"
     data: list[dict[str, Any]] = []
     series: list[np.ndarray] = []
+    few = trend["date"].nunique() <= 14  # markers, so that a lone day still shows its average
+    mode = "lines+markers" if few else "lines"
     if dimension is None:
         rows = trend[trend["item"] == items[0]]
         x, daily, average = _dates(rows["date"]), _values(rows[metric], metric), _values(rows[ma_col], metric)
         data.append({
-            "type": "bar", "x": x, "y": daily, "name": f"Daily {spec.label.lower()}",
+            "type": "bar", "x": x, "y": daily, "name": f"Daily {spec.label.lower()}", "width": DAY_MS * 0.8,
             "marker": {"color": "rgba(125, 211, 252, 0.38)", "line": {"width": 0}},
             "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
         })
         data.append({
-            "type": "scatter", "mode": "lines", "x": x, "y": average, "name": "7-day average",
-            "line": {"color": TOTAL_COLOR, "width": 3, "shape": "spline", "smoothing": 0.6},
+            "type": "scatter", "mode": mode, "x": x, "y": average, "name": "7-day average",
+            "line": {"color": TOTAL_COLOR, "width": 3, "shape": "spline", "smoothing": 0.6}, "marker": {"size": 8},
             "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
         })
         series += [daily, average]
@@ -207,8 +213,9 @@ def trend_figure(
                 "hoverinfo": "skip",
             })
             data.append({
-                "type": "scatter", "mode": "lines", "x": x, "y": average, "name": item, "legendgroup": item,
-                "line": {"color": color, "width": 2.6, "shape": "spline", "smoothing": 0.6}, "customdata": daily,
+                "type": "scatter", "mode": mode, "x": x, "y": average, "name": item, "legendgroup": item,
+                "line": {"color": color, "width": 2.6, "shape": "spline", "smoothing": 0.6}, "marker": {"size": 8},
+                "customdata": daily,
                 "hovertemplate": f"%{{fullData.name}}: {daily_value} · 7-day avg {value}<extra></extra>",
             })
             series += [daily, average]
@@ -216,9 +223,16 @@ def trend_figure(
         title, subtitle, hovermode="x unified", bargap=0.15,
         yaxis={"tickformat": spec.axis_format, "tickprefix": spec.prefix, "ticksuffix": spec.suffix,
                "range": _headroom(series, 1.32 if len(items) <= 2 else 1.42)},
-        xaxis={"type": "date", "hoverformat": "%a %d %b %Y"},
+        xaxis={"type": "date", "hoverformat": "%a %d %b %Y", **_date_range(period)},
     )
     return _figure(data, layout)
+
+
+def _date_range(period: tuple[date, date] | None) -> dict[str, Any]:
+    if period is None:
+        return {}
+    start, end = period
+    return {"range": [f"{start - timedelta(days=1):%Y-%m-%d} 12:00", f"{end:%Y-%m-%d} 12:00"], "autorange": False}
 
 
 def comparison_figure(
@@ -268,7 +282,9 @@ def comparison_figure(
     return _figure(data, layout)
 
 
-def pass_rate_figure(pass_rate: pd.DataFrame, *, title: str = "Expectations passed per suite") -> go.Figure:
+def pass_rate_figure(
+    pass_rate: pd.DataFrame, *, title: str = "Expectations passed per suite", period: tuple[date, date] | None = None
+) -> go.Figure:
     """Share of passed expectations per suite per validated day (columns of QualityReport.pass_rate)."""
     if pass_rate.empty:
         return empty_figure(title, "No quality history for this period", "It appears once validated loads run.")
@@ -284,7 +300,7 @@ def pass_rate_figure(pass_rate: pd.DataFrame, *, title: str = "Expectations pass
     layout = _layout(
         title, hovermode="x unified", legend={"y": 0.04, "yanchor": "bottom"},
         yaxis={"tickformat": ".0%", "range": [0, 1.05], "rangemode": "normal"},
-        xaxis={"type": "date", "hoverformat": "%a %d %b %Y"},
+        xaxis={"type": "date", "hoverformat": "%a %d %b %Y", **_date_range(period)},
     )
     return _figure(data, layout)
 
@@ -311,7 +327,8 @@ def view_figures(view: DashboardView) -> dict[str, go.Figure]:
             figures[f"trend_{metric}"] = empty_figure(title)
         else:
             figures[f"trend_{metric}"] = trend_figure(
-                view.trend, metric, dimension=view.trend_dimension, items=view.trend_items, title=title, subtitle=sub
+                view.trend, metric, dimension=view.trend_dimension, items=view.trend_items, title=title,
+                subtitle=sub, period=(f.start, f.end),
             )
     for metric in COMPARISON_METRICS:
         shown = len(view.comparison)

@@ -645,6 +645,8 @@ class DashboardQueries:
                 raise
             version = (None, None, 0)
         with self._version_lock:
+            if self._version is not None and self._version[1] != version:
+                self.cache.clear()  # results of the old data are never asked for again
             self._version = (now, version)
         return version
 

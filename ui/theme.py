@@ -234,8 +234,12 @@ HEAD: Final[str] = """
       #070b1a !important;
     background-attachment: fixed !important;
   }
-  .gradio-container { max-width: 1440px !important; margin: 0 auto !important; padding: 18px 22px 28px !important; }
+  .gradio-container { width: 100% !important; max-width: 1440px !important; margin: 0 auto !important;
+                      padding: 18px 22px 28px !important; box-sizing: border-box !important; }
   .gradio-container .main.fillable { padding-left: 0 !important; padding-right: 0 !important; }
+  /* flex items default to min-width:auto: a wide table would widen the whole page */
+  .gradio-container, .gradio-container > .main, .gradio-container > .main > .wrap, .gradio-container main.contain,
+  .gradio-container .tabs, .gradio-container .tabitem { min-width: 0 !important; }
   footer { display: none !important; }
   @media (max-width: 720px) {
     .gradio-container { padding: 10px 8px 20px !important; }

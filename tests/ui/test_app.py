@@ -280,3 +280,34 @@ def test_migrations_and_dashboard_work_for_a_user_without_createrole(pg_admin_ur
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
         admin.dispose()
+
+
+def test_an_empty_warehouse_shows_an_empty_dashboard(engine: sa.Engine, warehouse_url: str) -> None:
+    access = open_reader(warehouse_url)
+    dash = build_app(DashboardQueries(access.engine)).dashboard  # type: ignore[attr-defined]
+    result = dash.on_load("Last 30 days", None, None, ALL, ALL, ALL, ALL, ALL)
+    assert 'data-empty="true"' in out(result, "kpis")
+    assert "No day loaded yet" in out(result, "header")
+    assert "No data for this selection" in out(result, "trend_revenue").layout.annotations[0].text
+    assert "No quality history yet" in dash.on_quality("Last 30 days", None, None, None)[0]
+    access.engine.dispose()
+
+
+def test_auto_refresh_ticks_every_refresh_period(dashboard: Dashboard) -> None:
+    import gradio as gr
+
+    blocks = build_app(dashboard.queries, refresh_s=42)
+    timers = [b for b in blocks.blocks.values() if isinstance(b, gr.Timer)]
+    assert [t.value for t in timers] == [42]
+    assert dashboard.queries.cache.ttl_s == 600  # the cache TTL comes from the same setting in serve()
+
+
+def test_an_unreachable_warehouse_is_one_clear_message(dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(dashboard.queries, "view", down)
+    with pytest.raises(gr.Error, match="cannot be reached"):
+        dashboard.on_filters("Custom", "2024-01-01", "2024-01-02", ALL, ALL, ALL, "Debit Card", ALL)

@@ -139,11 +139,20 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     page.wait_for_function(
         "n => document.querySelector('[data-kpi=txn_count]').dataset.value !== String(n)", arg=expected["txn_count"]
     )
-    assert_kpis_match(page_kpis(page), warehouse_kpis(url, start, LAST_DAY, channel="UPI"))
+    upi = warehouse_kpis(url, start, LAST_DAY, channel="UPI")
+    assert_kpis_match(page_kpis(page), upi)
     page.wait_for_function("() => document.querySelector('#chart-compare-failure .gtitle')"
                            ".textContent.startsWith('Failure rate by region')")
     assert chart_title(page, "chart-trend-revenue").startswith("Revenue per day by region")
     assert "UPI" in chart_title(page, "chart-compare-failure")
+
+    # The CSV export is the daily table behind the view (UPI, 30 days).
+    with page.expect_download() as download:
+        page.click("#bap-csv")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("date,transactions,failed,failure_rate_pct,revenue_success")
+    assert len(lines) == 1 + 30
+    assert sum(int(line.split(",")[1]) for line in lines[1:]) == upi["txn_count"]
 
     # The cascade narrows: a region's states, a state's cities; a new region resets the state.
     geo = expected["geo"]
@@ -187,8 +196,12 @@ def test_dashboard_at_phone_width(browser: Any, served: tuple[Any, str]) -> None
     page.goto(server.url + "/")
     page.wait_for_selector("[data-kpi='txn_count'][data-value]:not([data-value=''])", timeout=60_000)
     page.wait_for_selector("#chart-trend-revenue .gtitle")
-    # nothing wider than the screen: no sideways scrolling
+    # nothing wider than the screen: no sideways scrolling (wide tables scroll inside themselves)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+    page.get_by_role("tab", name="Quality").click()
+    page.wait_for_selector("#chart-pass-rate .gtitle")
+    page.wait_for_timeout(800)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
     page.close()
