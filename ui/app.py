@@ -533,6 +533,30 @@ class ProtectedStatic:
         await response(scope, receive, send)
 
 
+class DataDocsFiles:
+    """ASGI app: the Data Docs folder as static files, or a plain 404 page while the quality step
+    has not built them yet (the folder may appear while the dashboard runs)."""
+
+    def __init__(self, directory: Path):
+        from starlette.staticfiles import StaticFiles
+
+        self.directory = directory
+        self.files = StaticFiles(directory=str(directory), html=True, check_dir=False)
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Awaitable[None]]) -> None:
+        if scope["type"] == "http" and not self.directory.is_dir():
+            from starlette.responses import HTMLResponse
+
+            body = (
+                "<!doctype html><meta charset='utf-8'><title>Data Docs</title>"
+                "<body style='font-family:system-ui;background:#070b1a;color:#e8edf7;display:grid;place-items:center;height:90vh'>"
+                "<div><h2>No Data Docs yet</h2><p>They are built by the quality step of the daily pipeline.</p></div></body>"
+            )
+            await HTMLResponse(body, status_code=404)(scope, receive, send)
+            return
+        await self.files(scope, receive, send)
+
+
 def default_data_docs_dir(settings: Settings) -> Path:
     """Where the quality step builds the Data Docs: <data_dir>/quality/data_docs when the data dir
     is local, else <state dir>/quality/data_docs."""
@@ -556,11 +580,10 @@ def create_web_app(
     """FastAPI app: /data-docs/ (static, protected like the dashboard) and the dashboard at /."""
     from fastapi import FastAPI
     from fastapi.responses import RedirectResponse
-    from fastapi.staticfiles import StaticFiles
     from gradio.routes import App as GradioApp
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    static: Any = StaticFiles(directory=str(data_docs_dir), html=True, check_dir=False)
+    static: Any = DataDocsFiles(data_docs_dir)
     holder: dict[str, Any] = {}
 
     def session_user(cookies: dict[str, str]) -> str | None:

@@ -238,6 +238,17 @@ def test_loopback_without_credentials_serves_openly(small_warehouse: str, tmp_pa
             assert client.get("/data-docs/missing.html").status_code == 404
 
 
+def test_data_docs_not_built_yet_is_a_plain_404(small_warehouse: str, tmp_path: Path) -> None:
+    missing = tmp_path / "not-built"
+    with serve(_settings(small_warehouse, tmp_path), port=0, data_docs_dir=missing, block=False) as server:
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            page = client.get("/data-docs/")
+            assert page.status_code == 404 and "No Data Docs yet" in page.text
+            missing.mkdir()  # the quality step builds them while the dashboard runs
+            (missing / "index.html").write_text("<h1>Data Docs index</h1>")
+            assert "Data Docs index" in client.get("/data-docs/").text
+
+
 def test_serve_says_which_port_is_taken(small_warehouse: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
