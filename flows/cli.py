@@ -182,6 +182,37 @@ def demo(
 
 
 @app.command()
+def docs(
+    port: Annotated[int, typer.Option(help="Port to serve the Data Docs on (127.0.0.1 only).")] = 8765,
+    serve_docs: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve them after building.")] = True,
+) -> None:
+    """Build the Great Expectations Data Docs and serve them on 127.0.0.1 (prints the URL)."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from flows import quality
+
+    settings = get_settings()
+    index = quality.build_data_docs(settings)
+    typer.echo(f"Data Docs built: {index}")
+    if not serve_docs:
+        return
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(index.parent))
+    handler.log_message = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise BapError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another --port") from None
+    typer.echo(f"Data Docs: http://127.0.0.1:{server.server_address[1]}/index.html  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@app.command()
 def dashboard(
     host: Annotated[Optional[str], typer.Option(help="Address to bind (default BAP_DASHBOARD_HOST, 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default BAP_DASHBOARD_PORT, 7860).")] = None,

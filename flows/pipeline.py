@@ -19,7 +19,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 
 from flows import steps
-from flows.errors import BapError, ContractError, QualityGateFailed
+from flows.errors import BapError, ContractError, QualityGateFailed  # noqa: F401
 from flows.generate import days_between
 from flows.logs import configure_logging
 from flows.orchestration.hooks import alert_on_failure
@@ -63,14 +63,34 @@ def transform_task(raw: steps.RawBatch) -> steps.CleanResult:
     return steps.transform(get_settings(), raw)
 
 
+@task(name="validate-raw", cache_policy=NO_CACHE)
+def validate_raw_task(raw: steps.RawBatch) -> Any:
+    return steps.validate_raw(get_settings(), raw)
+
+
+@task(name="validate-processed", cache_policy=NO_CACHE)
+def validate_processed_task(clean: steps.CleanResult) -> Any:
+    return steps.validate_processed(get_settings(), clean)
+
+
 @task(name="load", cache_policy=NO_CACHE)
-def load_task(raw: steps.RawBatch, clean: steps.CleanResult, run_id: str | None, started_at: datetime) -> Any:
-    return steps.load(get_settings(), raw, clean, flow_run_id=run_id, started_at=started_at)
+def load_task(raw: steps.RawBatch, clean: steps.CleanResult, run_id: str | None, started_at: datetime,
+              reports: list[Any]) -> Any:
+    """COPY + partition swap + rollups, and the warehouse suite inside the same transaction."""
+    return steps.load(get_settings(), raw, clean, flow_run_id=run_id, started_at=started_at, reports=reports)[1]
 
 
 @task(name="day", cache_policy=NO_CACHE)
 def day_task(day: date, scenario: str | None, regenerate: bool, run_id: str | None) -> steps.DayOutcome:
-    return steps.run_day(get_settings(), day, scenario=scenario, regenerate=regenerate, flow_run_id=run_id)
+    return steps.run_day(get_settings(), day, scenario=scenario, regenerate=regenerate, flow_run_id=run_id,
+                         docs="on_failure")
+
+
+@task(name="data-docs", cache_policy=NO_CACHE)
+def data_docs_task() -> str:
+    from flows import quality
+
+    return str(quality.build_data_docs(get_settings()))
 
 
 @flow(name="daily-pipeline", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
@@ -88,22 +108,55 @@ def daily_pipeline(
     started = datetime.now(timezone.utc)
     run_id = _run_id()
     raw = clean = None
+    reports: list[Any] = []
     try:
         if input_path is None:
             _retrying(customers_task, settings)()
         raw = _retrying(ingest_task, settings)(day, input_path, scenario, regenerate)
+        reports.append(validate_raw_task(raw))
+        steps.gate(settings, reports, flow_run_id=run_id)
         clean = transform_task(raw)
-        _retrying(load_task, settings)(raw, clean, run_id, started)
+        reports.append(validate_processed_task(clean))
+        steps.gate(settings, reports, flow_run_id=run_id)
+        reports.append(_retrying(load_task, settings)(raw, clean, run_id, started, list(reports)))
     except BaseException as exc:
         steps.note_failure(settings, day, exc, raw=raw, clean=clean, flow_run_id=run_id, started_at=started)
+        publish_artifacts(settings, day, reports, clean, status="blocked" if isinstance(exc, QualityGateFailed) else "failed")
         raise
-    outcome = steps.outcome_of(clean, (datetime.now(timezone.utc) - started).total_seconds())
+    outcome = steps.outcome_of(clean, (datetime.now(timezone.utc) - started).total_seconds(), reports)
+    publish_artifacts(settings, day, reports, clean, status="loaded")
     logger.info(
         "%s loaded: %d received, %d loaded, %d quarantined %s, %d duplicates dropped",
         day, outcome.rows_received, outcome.rows_loaded, outcome.rows_quarantined,
         outcome.quarantine_reasons or "", outcome.duplicates_dropped,
     )
+    for warning in outcome.quality_warnings:
+        logger.warning("quality warning: %s", warning)
     return outcome.__dict__
+
+
+def publish_artifacts(settings: Settings, day: date, reports: list[Any], clean: steps.CleanResult | None,
+                      *, status: str) -> None:
+    """The run's Prefect artifacts: the quality summary, the row accounting, the Data Docs link."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+    from flows.reporting import accounting_rows, data_docs_link, quality_markdown
+
+    key = f"day-{day.isoformat()}"
+    try:
+        create_markdown_artifact(
+            key=f"{key}-quality", markdown=quality_markdown(day, reports, status=status),
+            description=f"Data quality of {day}",
+        )
+        if clean is not None:
+            create_table_artifact(key=f"{key}-accounting", table=accounting_rows(clean),
+                                  description=f"Row accounting of {day}")
+        link = data_docs_link(settings, reports)
+        if link:
+            create_link_artifact(key=f"{key}-data-docs", link=link, link_text=f"Data Docs of {day}",
+                                 description="The day's validation results in Data Docs")
+    except Exception as exc:  # an artifact is a report, never a reason to fail the run
+        get_run_logger().warning("could not publish artifacts: %s", exc)
 
 
 @flow(
@@ -154,6 +207,10 @@ def backfill_pipeline(
             outcomes.append({"run_date": day, "status": "failed", "message": str(exc)})
     loaded = sum(1 for o in outcomes if o["status"] == "loaded")
     logger.info("backfill finished: %d/%d days loaded", loaded, len(todo))
+    try:
+        data_docs_task()  # the index once, not once per day
+    except Exception as exc:  # noqa: BLE001 - the days are loaded; docs can be rebuilt with `bap docs`
+        logger.warning("could not rebuild Data Docs: %s", exc)
     if failed:
         raise BapError(
             f"{len(failed)} of {len(todo)} days failed: {'; '.join(failed[:5])}"

@@ -12,12 +12,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from flows.errors import BapError
+from flows.errors import BapError, QualityGateFailed
 from flows.generate import GeneratorConfig, generate_customers, to_csv_bytes
 from flows.ingest import RawBatch, land_files, partition_lock, raw_files, read_raw_partition, write_synthetic_day
 from flows.settings import Settings
@@ -104,18 +105,75 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def load(settings: Settings, raw: RawBatch, clean: CleanResult, *, flow_run_id: str | None,
-         started_at: datetime) -> LoadResult:
-    return load_day(
-        engine_of(settings), clean, source=raw.source, sha256=raw.sha256, flow_run_id=flow_run_id,
-        started_at=started_at,
+def validate_raw(settings: Settings, raw: RawBatch, docs: str = "always") -> Any:
+    """The raw suite (GX) on the day as read."""
+    from flows import quality
+
+    return quality.validate_raw(raw.records, raw.run_date, settings, docs=docs)
+
+
+def validate_processed(settings: Settings, clean: CleanResult, docs: str = "always") -> Any:
+    """The processed suite (GX) on the transform's output and the day's accounting."""
+    from flows import quality
+
+    return quality.validate_processed(
+        clean.processed, clean.run_date, rows_received=clean.rows_received,
+        rows_quarantined=clean.rejected.num_rows, settings=settings, docs=docs,
     )
+
+
+def validate_batches(settings: Settings, raw: RawBatch, clean: CleanResult, docs: str = "never") -> list[Any]:
+    return [validate_raw(settings, raw, docs), validate_processed(settings, clean, docs)]
+
+
+def gate(settings: Settings, reports: list[Any], *, flow_run_id: str | None) -> None:
+    """A critical failure stops the day here, before the load: the warehouse keeps its last good
+    state. The results still go to dq_results so the history shows the blocked day."""
+    from flows import quality
+
+    if all(report.passed for report in reports):
+        return
+    try:
+        quality.record_results(engine_of(settings), reports, flow_run_id or "local")
+    except Exception as exc:  # the gate's message matters more than the history row
+        log.warning("could not record quality results", extra={"error": str(exc)})
+    raise QualityGateFailed(quality.format_failure(reports))
+
+
+def load(settings: Settings, raw: RawBatch, clean: CleanResult, *, flow_run_id: str | None,
+         started_at: datetime, reports: list[Any] | None = None) -> tuple[LoadResult, Any]:
+    """Load the day; inside the same transaction, the warehouse suite checks it (a critical
+    failure rolls the day back) and the day's quality results are recorded with it."""
+    from flows import quality
+
+    engine = engine_of(settings)
+    checked: list[Any] = []
+
+    def verify(conn: sa.Connection) -> None:
+        report = quality.check_warehouse_day(conn, clean.run_date, expected_rows=clean.processed.num_rows)
+        checked.append(report)
+        if not report.passed:
+            raise QualityGateFailed(quality.format_failure([report]))
+        quality.record_results(conn, [*(reports or []), report], flow_run_id or "local")
+
+    try:
+        result = load_day(
+            engine, clean, source=raw.source, sha256=raw.sha256, flow_run_id=flow_run_id,
+            started_at=started_at, verify=verify,
+        )
+    except QualityGateFailed:
+        quality.record_results(engine, [*(reports or []), *checked], flow_run_id or "local")
+        raise
+    return result, checked[0]
 
 
 def note_failure(settings: Settings, day: date, exc: BaseException, *, status: str = "failed",
                  raw: RawBatch | None = None, clean: CleanResult | None = None,
                  flow_run_id: str | None = None, started_at: datetime | None = None) -> None:
-    """Best effort: record the failed attempt in load_audit (skipped if the warehouse is the problem)."""
+    """Best effort: record the failed attempt in load_audit (skipped if the warehouse is the problem).
+    A failed quality gate is recorded as 'blocked'."""
+    if isinstance(exc, QualityGateFailed):
+        status = "blocked"
     try:
         record_failure(
             engine_of(settings), day, status=status, message=f"{type(exc).__name__}: {exc}",
@@ -137,32 +195,42 @@ class DayOutcome:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     message: str = ""
+    quality_warnings: list[str] = field(default_factory=list)
 
 
-def outcome_of(clean: CleanResult, seconds: float) -> DayOutcome:
+def outcome_of(clean: CleanResult, seconds: float, reports: list[Any] | None = None) -> DayOutcome:
+    warnings = [f"{r.suite}: {o.describe()}" for r in (reports or []) for o in r.warnings]
     return DayOutcome(
         run_date=clean.run_date, status="loaded", rows_received=clean.rows_received,
         rows_loaded=clean.processed.num_rows, rows_quarantined=clean.rejected.num_rows,
         duplicates_dropped=clean.duplicates_dropped, quarantine_reasons=clean.quarantine_reasons,
-        seconds=round(seconds, 3),
+        seconds=round(seconds, 3), quality_warnings=warnings,
     )
 
 
 def run_day(settings: Settings, day: date, *, input_path: str | None = None, scenario: str | None = None,
-            regenerate: bool = False, flow_run_id: str | None = None) -> DayOutcome:
+            regenerate: bool = False, flow_run_id: str | None = None, docs: str = "on_failure") -> DayOutcome:
     """The whole day in one call (used by the backfill, where one task per day keeps Prefect's
-    overhead small). Raises on failure after recording it."""
+    overhead small): ingest, raw suite + gate, transform, processed suite + gate, load with the
+    warehouse suite. Raises on failure after recording it. Data Docs: a blocked day's page only
+    (`docs="on_failure"`); the caller rebuilds the index once at the end."""
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     raw = clean = None
+    reports: list[Any] = []
     try:
         raw = ingest(settings, day, input_path=input_path, scenario=scenario, regenerate=regenerate)
+        reports.append(validate_raw(settings, raw, docs))
+        gate(settings, reports, flow_run_id=flow_run_id)
         clean = transform(settings, raw)
-        load(settings, raw, clean, flow_run_id=flow_run_id, started_at=started)
+        reports.append(validate_processed(settings, clean, docs))
+        gate(settings, reports, flow_run_id=flow_run_id)
+        _, warehouse_report = load(settings, raw, clean, flow_run_id=flow_run_id, started_at=started, reports=reports)
+        reports.append(warehouse_report)
     except BaseException as exc:
         note_failure(settings, day, exc, raw=raw, clean=clean, flow_run_id=flow_run_id, started_at=started)
         raise
-    return outcome_of(clean, time.perf_counter() - t0)
+    return outcome_of(clean, time.perf_counter() - t0, reports)
 
 
 def status_rows(settings: Settings, start: date, end: date) -> list[dict]:
@@ -174,6 +242,6 @@ def status_rows(settings: Settings, start: date, end: date) -> list[dict]:
 
 
 __all__ = [
-    "BapError", "DayOutcome", "engine_of", "ingest", "lake_of", "load", "note_failure", "outcome_of",
+    "BapError", "DayOutcome", "gate", "validate_processed", "validate_raw", "engine_of", "ingest", "lake_of", "load", "note_failure", "outcome_of",
     "run_day", "status_rows", "sync_customer_feed", "transform", "yesterday_utc",
 ]

@@ -96,9 +96,22 @@ def settings(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("BAP_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("BAP_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("BAP_RETRY_DELAY_S", "0")
+    # Most tests land small hand-made files: the volume band and the quarantine-share gate are
+    # exercised by the quality tests, which turn them back on (see `gated_settings`).
+    monkeypatch.setenv("BAP_EXPECTED_ROWS_PER_DAY", "0")
+    monkeypatch.setenv("BAP_QUARANTINE_THRESHOLD", "1")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def gated_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings with the default quality gates (row-count band, 5% quarantine share)."""
+    monkeypatch.delenv("BAP_EXPECTED_ROWS_PER_DAY")
+    monkeypatch.delenv("BAP_QUARANTINE_THRESHOLD")
+    get_settings.cache_clear()
+    return get_settings()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.contract import RAW_COLUMNS
-from flows.errors import ContractError
+from flows.errors import ContractError, QualityGateFailed
 from flows.generate import GeneratorConfig, generate_transactions, to_csv_bytes
 from flows.settings import Settings
 from flows.steps import engine_of, lake_of, run_day
@@ -39,6 +39,13 @@ class Fails:
     """A clean failure whose one-line message contains `message`."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class Blocked(Fails):
+    """Parsed and accounted for, but stopped by a critical quality expectation before the load."""
+
+    expectation: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ EXPECTED: dict[str, Fails | Loads] = {
     "json_instead_of_csv.csv": Fails("missing column(s) transaction_id"),
     "folder_with_a_binary_file": Fails("broken.csv is binary"),
     # a CSV of the contract, however awkward -> good rows load, bad rows are quarantined
-    "header_only.csv": Loads(received=0, loaded=0),
+    "header_only.csv": Blocked("quality gate failed", "expect_table_row_count_to_be_between"),
     "extra_columns.csv": Loads(received=3, loaded=3),
     "reordered_renamed_columns.csv": Loads(received=3, loaded=3),
     "quoted_commas_newlines.csv": Loads(received=5, loaded=4, quarantined={"invalid_amount": 1}),
@@ -103,10 +110,7 @@ EXPECTED: dict[str, Fails | Loads] = {
         quarantined={"missing_transaction_id": 3, "missing_customer_id": 1, "missing_city": 2,
                      "invalid_processing_time": 4},
     ),
-    "all_rows_bad.csv": Loads(
-        received=3, loaded=0,
-        quarantined={"amount_not_positive": 1, "unknown_channel": 1, "timestamp_outside_day": 1},
-    ),
+    "all_rows_bad.csv": Blocked("quality gate failed", "expect_table_row_count_to_be_between"),
     "folder_of_csvs": Loads(received=5, loaded=3, quarantined={"amount_not_positive": 1}, duplicates=1),
 }
 
@@ -159,6 +163,18 @@ def assert_clean_failure(settings: Settings, input_path: Path, expected: Fails) 
     assert audit["rows_loaded"] is None and audit["loaded_at"] is None
 
 
+def assert_blocked(settings: Settings, input_path: Path, expected: Blocked) -> None:
+    """A day with nothing to load never replaces the warehouse's day: the gate stops it, clearly."""
+    with pytest.raises(QualityGateFailed) as info:
+        run_day(settings, DAY, input_path=str(input_path))
+    message = str(info.value)
+    assert expected.message in message and expected.expectation in message
+    assert "\n" not in message, "one line"
+    state = day_in_warehouse(engine_of(settings), DAY)
+    assert state["facts"] == {} and not state["partition"], "no fact rows for the day"
+    assert state["audit"]["status"] == "blocked"
+
+
 def assert_loaded(settings: Settings, input_path: Path, expected: Loads) -> None:
     outcome = run_day(settings, DAY, input_path=str(input_path))
     state = day_in_warehouse(engine_of(settings), DAY)
@@ -199,7 +215,9 @@ def test_every_corpus_file_fails_cleanly_or_loads_good_rows_and_quarantines_the_
     entry: str, settings: Settings
 ) -> None:
     expected = EXPECTED[entry]
-    if isinstance(expected, Fails):
+    if isinstance(expected, Blocked):
+        assert_blocked(settings, CORPUS / entry, expected)
+    elif isinstance(expected, Fails):
         assert_clean_failure(settings, CORPUS / entry, expected)
     else:
         assert_loaded(settings, CORPUS / entry, expected)

@@ -23,6 +23,8 @@ def cli_env(tmp_path: Path, prefect_api: None) -> dict[str, str]:
         BAP_LOG_DIR=str(tmp_path / "logs"),
         BAP_RETRY_DELAY_S="0",
         BAP_RETRY_ATTEMPTS="2",
+        BAP_EXPECTED_ROWS_PER_DAY="0",
+        BAP_QUARANTINE_THRESHOLD="1",
         PREFECT_API_URL=PREFECT_API_URL.value(),
     )
     return env

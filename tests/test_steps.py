@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.contract import RAW_COLUMNS
-from flows.errors import ContractError
+from flows.errors import ContractError, QualityGateFailed
 from flows.settings import Settings
 from flows.steps import engine_of, lake_of, run_day
 from flows.warehouse.load import fact_checksum
@@ -141,14 +141,15 @@ def test_a_changed_source_replaces_the_day_exactly(settings: Settings, tmp_path:
     assert snapshot(engine, OTHER_DAY) == other_before, "other days are untouched"
 
 
-def test_a_shrinking_source_can_empty_the_day(settings: Settings, tmp_path: Path) -> None:
+def test_an_empty_source_is_blocked_and_never_empties_a_loaded_day(settings: Settings, tmp_path: Path) -> None:
     engine = engine_of(settings)
     run_day(settings, DAY, input_path=landed(tmp_path / "v1.csv", line("A"), line("B"), line("C", "0")))
-    run_day(settings, DAY, input_path=landed(tmp_path / "v2.csv"))
-    state = snapshot(engine, DAY)
-    assert state["facts"] == [] and state["quarantine"] == []
-    assert state["audit"]["rows_received"] == 0
-    assert_reconciles(state)
+    before = snapshot(engine, DAY)
+    with pytest.raises(QualityGateFailed, match="expect_table_row_count_to_be_between"):
+        run_day(settings, DAY, input_path=landed(tmp_path / "v2.csv"))
+    after = snapshot(engine, DAY)
+    assert after["facts"] == before["facts"] and after["checksum"] == before["checksum"]
+    assert after["audit"]["status"] == "blocked"
 
 
 def test_a_rerun_without_input_replays_the_raw_partition(settings: Settings, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -215,8 +216,13 @@ def load_day(
     sha256: str,
     flow_run_id: str | None,
     started_at: datetime,
+    verify: Callable[[sa.Connection], None] | None = None,
 ) -> LoadResult:
-    """Replace the day in the warehouse with `clean`, in one transaction."""
+    """Replace the day in the warehouse with `clean`, in one transaction.
+
+    `verify` runs on the load's own connection just before the commit, seeing the new day: it
+    may record results there, and raising rolls the whole day back (the warehouse suite's gate).
+    """
     t0 = time.perf_counter()
     day = clean.run_date
     key = date_key(day)
@@ -225,7 +231,8 @@ def load_day(
     fresh = f"{part}_load"
     params = {"date_key": key, "next_key": date_key(day + timedelta(days=1)), "run_date": day}
 
-    raw = engine.raw_connection()
+    conn = engine.connect()
+    raw = conn.connection.dbapi_connection  # the same session: COPY via the cursor, checks via `conn`
     try:
         cur = raw.cursor()
         cur.execute("SELECT pg_advisory_xact_lock(%(id)s)", {"id": LOAD_LOCK})
@@ -257,6 +264,8 @@ def load_day(
         if held is not None and held[0] == fingerprint:
             _run(cur, "load/record_unchanged.sql", {"run_date": day, "flow_run_id": flow_run_id, "started_at": started_at,
                                                     "source": source, "sha256": sha256})
+            if verify is not None:
+                verify(conn)
             raw.commit()
             seconds = time.perf_counter() - t0
             log.info("day unchanged; nothing replaced", extra={"run_date": str(day), "seconds": round(seconds, 3)})
@@ -328,12 +337,14 @@ def load_day(
                 "fingerprint": fingerprint,
             },
         )
+        if verify is not None:
+            verify(conn)
         raw.commit()
     except BaseException:
         _rollback(raw)
         raise
     finally:
-        raw.close()
+        conn.close()
     seconds = time.perf_counter() - t0
     log.info(
         "day loaded",

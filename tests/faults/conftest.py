@@ -342,6 +342,9 @@ def site_env(root: Path, url: str, **extra: str) -> dict[str, str]:
     env.update(
         BAP_DATA_DIR=str(root / "data"), BAP_LOG_DIR=str(root / "logs"), BAP_WAREHOUSE_URL=url,
         BAP_RETRY_DELAY_S="0", PREFECT_HOME=str(root / "prefect-home"), PYTHONUNBUFFERED="1",
+        # These tests load days of their own sizes and defects: the quality gates (tested in
+        # tests/test_quality_gates.py) would block them before the faults under test happen.
+        BAP_EXPECTED_ROWS_PER_DAY="0", BAP_QUARANTINE_THRESHOLD="1",
     )
     env.update(extra)
     return env
@@ -351,7 +354,8 @@ def site_env(root: Path, url: str, **extra: str) -> dict[str, str]:
 def site(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     """A data dir and a fresh database; this process and its children read the same settings."""
     env = site_env(tmp_path, warehouse_url)
-    for name in ("BAP_DATA_DIR", "BAP_LOG_DIR", "BAP_WAREHOUSE_URL", "BAP_RETRY_DELAY_S"):
+    for name in ("BAP_DATA_DIR", "BAP_LOG_DIR", "BAP_WAREHOUSE_URL", "BAP_RETRY_DELAY_S",
+                 "BAP_EXPECTED_ROWS_PER_DAY", "BAP_QUARANTINE_THRESHOLD"):
         monkeypatch.setenv(name, env[name])
     get_settings.cache_clear()
     site = Site(root=tmp_path, url=warehouse_url, settings=get_settings(), env=env)
@@ -362,7 +366,8 @@ def site(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) ->
 
 def other_site(root: Path, url: str) -> Settings:
     """Settings of a second, independent installation (the clean reference run)."""
-    return Settings(data_dir=str(root / "data"), log_dir=str(root / "logs"), warehouse_url=url, retry_delay_s=0)
+    return Settings(data_dir=str(root / "data"), log_dir=str(root / "logs"), warehouse_url=url, retry_delay_s=0,
+                    expected_rows_per_day=0, quarantine_threshold=1)
 
 
 @pytest.fixture
