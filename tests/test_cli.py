@@ -122,3 +122,30 @@ def test_embedded_default_warehouse_starts_on_demand_is_reused_and_not_orphaned(
     url = bap(env, "warehouse", "url")
     assert "host=" in url.stdout and str(pgdata) in url.stdout
     assert _postgres_for(pgdata) == [], "no embedded server is left running after the commands exit"
+
+
+def test_a_password_in_the_warehouse_url_never_reaches_output_or_logs(
+    cli_env: dict[str, str], warehouse_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    secret = "pw-Never-Print-Me-42"
+    url = make_url(warehouse_url).set(password=secret).render_as_string(hide_password=False)
+    env = dict(cli_env, BAP_WAREHOUSE_URL=url)  # the local server's trust auth ignores the password
+    run = bap(env, "run", "--date", "2024-03-05")
+    assert run.returncode == 0, run.stderr
+    shown = bap(env, "warehouse", "url")
+    assert "***" in shown.stdout
+    status = bap(env, "status", "--start", "2024-03-05", "--end", "2024-03-05")
+    texts = [run.stdout, run.stderr, shown.stdout, shown.stderr, status.stdout, status.stderr]
+    texts += [p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file()]
+    assert not [t for t in texts if secret in t], "the password leaked"
+
+
+def test_secrets_files_are_never_committed() -> None:
+    root = Path(__file__).resolve().parents[1]
+    ignored = subprocess.run(["git", "check-ignore", ".env", ".env.production"], capture_output=True, cwd=root)
+    assert ignored.returncode == 0 and ignored.stdout.split() == [b".env", b".env.production"], ".env files are ignored by git"
+    assert (root / ".env.example").exists(), "an example file documents the variables"
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()
+    assert not [f for f in tracked if Path(f).name.startswith(".env") and f != ".env.example"]
