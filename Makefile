@@ -1,5 +1,5 @@
 # The two commands of the README. Both set everything up first (idempotent).
-.PHONY: demo test setup setup-dev
+.PHONY: demo test setup setup-dev audit
 
 demo: setup
 	.venv/bin/bap demo
@@ -12,3 +12,7 @@ setup:
 
 setup-dev:
 	./scripts/setup.sh --dev
+
+audit:
+	python3 -m venv .audit-venv && .audit-venv/bin/pip install --quiet pip-audit && \
+	.audit-venv/bin/pip-audit -r requirements.lock --no-deps; status=$$?; rm -rf .audit-venv; exit $$status
