@@ -149,3 +149,23 @@ def test_secrets_files_are_never_committed() -> None:
     assert (root / ".env.example").exists(), "an example file documents the variables"
     tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()
     assert not [f for f in tracked if Path(f).name.startswith(".env") and f != ".env.example"]
+
+
+def test_a_user_killed_without_exit_hooks_does_not_keep_the_embedded_warehouse_alive(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(cli_env)
+    env.pop("BAP_WAREHOUSE_URL", None)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; from flows.settings import get_settings; from flows.steps import engine_of; "
+         "engine_of(get_settings()); print('ready', flush=True); time.sleep(600)"],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    pgdata = (tmp_path / "data" / "warehouse" / "pgdata").resolve()
+    assert _postgres_for(pgdata), "the embedded server runs while a user holds it"
+    holder.kill()  # SIGKILL: its exit hooks never run
+    holder.wait()
+    status = bap(env, "status", "--start", "2024-03-05", "--end", "2024-03-05")
+    assert status.returncode == 0, status.stderr
+    assert _postgres_for(pgdata) == [], "the last live user stops the server"

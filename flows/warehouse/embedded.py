@@ -9,6 +9,7 @@ command starts it on demand (about 0.6 s) or joins the one already running.
 
 from __future__ import annotations
 
+import atexit
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -40,9 +41,26 @@ def embedded_url(pgdata: Path) -> str:
         raise WarehouseUnavailable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
         ) from exc
+    _forget_dead_users(server)
+    # Registered after pgserver's own exit hook, so it runs first (atexit is last-in, first-out):
+    # a user killed without running its exit hooks (SIGTERM, SIGKILL) must not keep the server
+    # alive after the last live user leaves.
+    atexit.register(_forget_dead_users, server)
     admin_uri = server.get_uri(driver="psycopg2")
     _ensure_database(admin_uri)
     return server.get_uri(database=_DATABASE, driver="psycopg2")
+
+
+def _forget_dead_users(server: object) -> None:
+    """Drop processes that no longer exist from the server's cross-process list of users."""
+    import psutil
+
+    users = server.global_process_id_list  # type: ignore[attr-defined]
+    with server._lock:  # type: ignore[attr-defined]  # pgserver's own inter-process lock
+        pids = users._get()
+        alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        if alive != pids:
+            users.put(alive)
 
 
 def _ensure_database(admin_uri: str) -> None:
