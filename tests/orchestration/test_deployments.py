@@ -227,7 +227,6 @@ def test_a_failed_daily_run_is_recorded_and_notifies_the_webhook(deployed: Deplo
     run, _ = deployed.run("landed-file", {"run_date": day, "input_path": str(junk)})
     assert run.state.is_failed()
     assert deployed.audit(day)["status"] == "failed" and find_gaps(deployed.engine, day, day) == [day]
-    if not daily_pipeline.on_failure_hooks:
-        pytest.xfail("daily_pipeline has no on_failure hook yet: attach flows.orchestration.hooks.alert_on_failure")
+    assert daily_pipeline.on_failure_hooks, "the daily flow alerts on failure"
     received = deployed.webhook.wait_for(before + 1)[before:]
     assert received and received[0]["details"]["flow_run_id"] == str(run.id)
