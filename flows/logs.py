@@ -68,3 +68,5 @@ def configure_logging(settings: Settings) -> Path:
 def route_to_prefect() -> None:
     """Ask Prefect (before it is imported) to forward the `bap` logger to the run's log."""
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "bap")
+    # Outside a flow run (connecting, migrating, a plain benchmark) the records stay in logs/.
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
