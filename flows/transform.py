@@ -153,12 +153,24 @@ def _repeats(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return first != np.arange(len(values))
 
 
+def _shared(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """True where a value occurs more than once in the array (nulls count as one value)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    first = pc.index_in(values, value_set=values).to_numpy(zero_copy_only=False)
+    return np.bincount(first, minlength=len(values))[first] > 1
+
+
 def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -> CleanResult:
     """One row per accepted transaction of `run_date`; rejects carry a reason."""
     received = records.num_rows + malformed.num_rows
 
-    # 1. exact duplicates: keep the first copy.
-    duplicate = _repeats(_row_keys(records))
+    # 1. exact duplicates: keep the first copy. Only records sharing a transaction_id can be
+    #    copies, so the whole-record comparison runs on those alone (usually none).
+    duplicate = np.zeros(records.num_rows, dtype=bool)
+    candidates = np.flatnonzero(_shared(records.column("transaction_id")))
+    if len(candidates):
+        duplicate[candidates[_repeats(_row_keys(records.take(pa.array(candidates))))]] = True
     duplicates_dropped = int(duplicate.sum())
     if duplicates_dropped:
         records = records.filter(pa.array(~duplicate))
@@ -233,11 +245,12 @@ def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -
 
     # 3. repeated ids among valid records: the last one in file order wins.
     valid = reason == None  # noqa: E711
-    if valid.any():
-        valid_ids_reversed = pc.if_else(pa.array(valid[::-1]), pc.take(tx_id, pa.array(np.arange(n)[::-1])), None)
-        superseded = _repeats(valid_ids_reversed)[::-1] & valid
+    repeated = np.flatnonzero(valid & _shared(tx_id)) if valid.any() else np.array([], dtype=np.int64)
+    if len(repeated):
+        later_first = pc.take(tx_id, pa.array(repeated[::-1]))  # the valid records whose id repeats, last first
+        superseded = repeated[_repeats(later_first)[::-1]]
         reason[superseded] = "duplicate_transaction_id"
-        valid &= ~superseded
+        valid[superseded] = False
 
     # Quarantine: every original field as text.
     rejected_idx = np.flatnonzero(~valid)
