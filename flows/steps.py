@@ -40,7 +40,18 @@ def lake_of(settings: Settings) -> DataLake:
 
 @lru_cache(maxsize=4)
 def _engine_for(url: str) -> sa.Engine:
-    return warehouse_engine(url)
+    engine = warehouse_engine(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every engine this process opened (at exit)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
+
+
+_ENGINES: list[sa.Engine] = []
 
 
 def engine_of(settings: Settings) -> sa.Engine:
