@@ -493,3 +493,15 @@ def throwaway_server() -> Iterator[ThrowawayServer]:
     except subprocess.CalledProcessError:
         pass  # already stopped
     shutil.rmtree(base, ignore_errors=True)
+
+
+def reference_load(source: Path, url: str, folder: Path, day: date) -> DayState:
+    """The day as one clean load of `source` into an empty warehouse leaves it: what every
+    interrupted, retried or concurrent run must end equal to."""
+    from flows import steps
+
+    steps._engine_for.cache_clear()
+    steps.run_day(other_site(folder, url), day, input_path=str(source))
+    state = day_state(url, day)
+    assert_day_consistent(state, day)
+    return state

@@ -16,6 +16,7 @@ import pytest
 from flows import steps
 from flows.warehouse.load import LOAD_LOCK
 from tests.faults.conftest import (
+    reference_load,
     DayState,
     Site,
     assert_day_consistent,
@@ -24,7 +25,6 @@ from tests.faults.conftest import (
     finish,
     holding,
     load_runs,
-    other_site,
     query,
     wait_backend_gone,
     wait_for_loaders,
@@ -46,11 +46,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def new_day(sources: dict[str, Path], module_warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> DayState:
-    """The day as a single clean load of the new source into an empty warehouse leaves it."""
-    steps._engine_for.cache_clear()
-    steps.run_day(other_site(tmp_path_factory.mktemp("reference"), module_warehouse_url), DAY, input_path=str(sources["new"]))
-    state = day_state(module_warehouse_url, DAY)
-    assert_day_consistent(state, DAY)
+    state = reference_load(sources["new"], module_warehouse_url, tmp_path_factory.mktemp("reference"), DAY)
     assert state.quarantined > 0  # the new source exercises the quarantine write too
     return state
 

@@ -24,6 +24,7 @@ from flows import steps
 from flows.storage import DataLake
 from flows.warehouse.load import LOAD_LOCK
 from tests.faults.conftest import (
+    reference_load,
     DayState,
     Site,
     ThrowawayServer,
@@ -60,11 +61,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def new_day(sources: dict[str, Path], module_warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> DayState:
-    """The day as one clean load of the new source leaves it."""
-    steps._engine_for.cache_clear()
-    steps.run_day(other_site(tmp_path_factory.mktemp("reference"), module_warehouse_url), DAY, input_path=str(sources["new"]))
-    state = day_state(module_warehouse_url, DAY)
-    assert_day_consistent(state, DAY)
+    state = reference_load(sources["new"], module_warehouse_url, tmp_path_factory.mktemp("reference"), DAY)
     return state
 
 
