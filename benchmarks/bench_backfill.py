@@ -19,8 +19,13 @@ from flows.settings import Settings
 END = date(2024, 12, 31)
 
 
-def run(settings: Settings, warehouse_urls: tuple[str, str], days: int = 365, rows_per_day: int = 500,
-        concurrency: int | None = None) -> dict[str, Any]:
+def run(
+    settings: Settings,
+    warehouse_urls: tuple[str, str],
+    days: int = 365,
+    rows_per_day: int = 500,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
     from flows import steps
     from flows.generate import days_between
     from flows.pipeline import backfill_pipeline
@@ -30,8 +35,11 @@ def run(settings: Settings, warehouse_urls: tuple[str, str], days: int = 365, ro
     width = concurrency or settings.backfill_concurrency
     with tempfile.TemporaryDirectory(prefix="bap-bench-backfill-") as tmp:
         plain = settings.model_copy(
-            update={"data_dir": f"{tmp}/plain", "transactions_per_day": rows_per_day,
-                    "warehouse_url": SecretStr(warehouse_urls[0])}
+            update={
+                "data_dir": f"{tmp}/plain",
+                "transactions_per_day": rows_per_day,
+                "warehouse_url": SecretStr(warehouse_urls[0]),
+            }
         )
         steps.engine_of(plain)
         steps.sync_customer_feed(plain)
@@ -44,8 +52,11 @@ def run(settings: Settings, warehouse_urls: tuple[str, str], days: int = 365, ro
         import os
 
         saved = {k: os.environ.get(k) for k in ("BAP_DATA_DIR", "BAP_WAREHOUSE_URL", "BAP_TRANSACTIONS_PER_DAY")}
-        os.environ.update(BAP_DATA_DIR=f"{tmp}/prefect", BAP_WAREHOUSE_URL=warehouse_urls[1],
-                          BAP_TRANSACTIONS_PER_DAY=str(rows_per_day))
+        os.environ.update(
+            BAP_DATA_DIR=f"{tmp}/prefect",
+            BAP_WAREHOUSE_URL=warehouse_urls[1],
+            BAP_TRANSACTIONS_PER_DAY=str(rows_per_day),
+        )
         get_settings.cache_clear()
         try:
             t1 = time.perf_counter()

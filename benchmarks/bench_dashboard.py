@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -202,8 +202,12 @@ def build_warehouse(
         conn.exec_driver_sql(
             _CUSTOMERS, {"segments": list(SEGMENTS), "segment_count": len(SEGMENTS), "customers": customers}
         )
-        conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('dim_customer', 'customer_key'), %(n)s)", {"n": customers})
-        city_rows = conn.exec_driver_sql("SELECT city_key, city_name, state, region FROM dim_city ORDER BY city_key").all()
+        conn.exec_driver_sql(
+            "SELECT setval(pg_get_serial_sequence('dim_customer', 'customer_key'), %(n)s)", {"n": customers}
+        )
+        city_rows = conn.exec_driver_sql(
+            "SELECT city_key, city_name, state, region FROM dim_city ORDER BY city_key"
+        ).all()
     weight_of = {(n, s): w for n, s, w in city_weights}
     pool: list[int] = []
     max_key = max(r[0] for r in city_rows)
@@ -213,7 +217,7 @@ def build_warehouse(
         city_fail[key - 1] = _REGION_FAILURE_FACTOR.get(region, 1.0)
     profile_fail = [_CHANNEL_PROFILE[k][0] for k in sorted(_CHANNEL_PROFILE)]
     profile_time = [_CHANNEL_PROFILE[k][1] for k in sorted(_CHANNEL_PROFILE)]
-    loaded_base = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    loaded_base = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
     for i in range(days):
         day = first_day + timedelta(days=i)
@@ -224,10 +228,15 @@ def build_warehouse(
             conn.exec_driver_sql(
                 _FILL_DAY.format(part=part),
                 {
-                    "rows": counts[i], "customers": customers, "date_key": key,
-                    "day_start": datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc),
-                    "city_pool": pool, "city_pool_len": len(pool), "city_fail": city_fail,
-                    "profile_fail": profile_fail, "profile_time": profile_time,
+                    "rows": counts[i],
+                    "customers": customers,
+                    "date_key": key,
+                    "day_start": datetime.combine(day, datetime.min.time(), tzinfo=UTC),
+                    "city_pool": pool,
+                    "city_pool_len": len(pool),
+                    "city_fail": city_fail,
+                    "profile_fail": profile_fail,
+                    "profile_time": profile_time,
                 },
             )
             conn.exec_driver_sql(f"ALTER TABLE {part} ADD PRIMARY KEY (date_key, transaction_id)")
@@ -248,8 +257,14 @@ def build_warehouse(
             conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
         conn.exec_driver_sql("ANALYZE fact_transactions")
     engine.dispose()
-    return {"facts": facts, "days": days, "first_day": first_day, "last_day": last_day, "customers": customers,
-            "build_s": round(time.perf_counter() - began, 1)}
+    return {
+        "facts": facts,
+        "days": days,
+        "first_day": first_day,
+        "last_day": last_day,
+        "customers": customers,
+        "build_s": round(time.perf_counter() - began, 1),
+    }
 
 
 def _quality_day(conn: sa.Connection, day: date, rows: int, at: datetime, rng: random.Random) -> None:
@@ -262,19 +277,36 @@ def _quality_day(conn: sa.Connection, day: date, rows: int, at: datetime, rng: r
             conn.exec_driver_sql(
                 _DQ,
                 {
-                    "run_date": day, "suite": suite, "expectation": expectation, "severity": severity,
-                    "success": not fails, "observed": json.dumps({"unexpected_count": unexpected}),
-                    "unexpected": unexpected, "elements": rows, "run_id": run_id, "at": at,
+                    "run_date": day,
+                    "suite": suite,
+                    "expectation": expectation,
+                    "severity": severity,
+                    "success": not fails,
+                    "observed": json.dumps({"unexpected_count": unexpected}),
+                    "unexpected": unexpected,
+                    "elements": rows,
+                    "run_id": run_id,
+                    "at": at,
                 },
             )
     for n in range(quarantined):
         reason = rng.choice(_REASONS)
         tid = f"T{date_key(day)}-Q{n:03d}"
-        raw = {"transaction_id": tid, "amount": "-5.00" if reason == "amount_not_positive" else "120.00",
-               "channel": "Cheque" if reason == "unknown_channel" else "UPI"}
+        raw = {
+            "transaction_id": tid,
+            "amount": "-5.00" if reason == "amount_not_positive" else "120.00",
+            "channel": "Cheque" if reason == "unknown_channel" else "UPI",
+        }
         conn.exec_driver_sql(
             _QUARANTINE,
-            {"run_date": day, "source_file": f"transactions_{day:%Y%m%d}.csv", "source_row": 10 + n * 37, "reason": reason, "transaction_id": tid, "raw": json.dumps(raw)},
+            {
+                "run_date": day,
+                "source_file": f"transactions_{day:%Y%m%d}.csv",
+                "source_row": 10 + n * 37,
+                "reason": reason,
+                "transaction_id": tid,
+                "raw": json.dumps(raw),
+            },
         )
 
 
@@ -313,8 +345,16 @@ class NaiveQueries(DashboardQueries):
     """The dashboard's view computed from the fact table instead of the rollups."""
 
     def _naive(self, text: str, f: Filters, dim: str | None, start: date, end: date) -> list[tuple[Any, ...]]:
-        params = {"dim": dim or "total", "start_key": date_key(start), "end_key": date_key(end),
-                  "region": f.region, "state": f.state, "city": f.city, "channel": f.channel, "segment": f.segment}
+        params = {
+            "dim": dim or "total",
+            "start_key": date_key(start),
+            "end_key": date_key(end),
+            "region": f.region,
+            "state": f.state,
+            "city": f.city,
+            "channel": f.channel,
+            "segment": f.segment,
+        }
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.exec_driver_sql(text, params)]
 
@@ -351,8 +391,10 @@ def scenarios(first: date, last: date) -> list[tuple[str, Filters]]:
         ("all time, region = North", replace(everything, region="North")),
         ("all time, state = Tamil Nadu", replace(everything, state="Tamil Nadu")),
         ("all time, city = Mumbai, UPI", replace(everything, state="Maharashtra", city="Mumbai", channel="UPI")),
-        ("no rows: Shimla + Corporate", replace(d30, state="Himachal Pradesh", city="Shimla", segment="Corporate",
-                                                 channel="Net Banking")),
+        (
+            "no rows: Shimla + Corporate",
+            replace(d30, state="Himachal Pradesh", city="Shimla", segment="Corporate", channel="Net Banking"),
+        ),
     ]
 
 
@@ -421,7 +463,9 @@ def main(
         from flows.warehouse.connection import resolve_url
 
         admin_url = make_url(resolve_url(settings)).set(database="postgres").render_as_string(hide_password=False)
-    admin_url = admin_url or os.environ.get("BAP_BENCH_PG_URL") or os.environ.get("BAP_TEST_PG_URL") or DEFAULT_ADMIN_URL
+    admin_url = (
+        admin_url or os.environ.get("BAP_BENCH_PG_URL") or os.environ.get("BAP_TEST_PG_URL") or DEFAULT_ADMIN_URL
+    )
 
     def run(url: str, built: dict[str, Any]) -> dict[str, Any]:
         from ui.app import Dashboard
@@ -430,7 +474,7 @@ def main(
         rollup, naive = DashboardQueries(engine, ttl_s=0), NaiveQueries(engine, ttl_s=0)
         dashboard = Dashboard(rollup)
         with engine.connect() as conn:
-            first, last = (conn.exec_driver_sql("SELECT min(full_date), max(full_date) FROM dim_date").one())
+            first, last = conn.exec_driver_sql("SELECT min(full_date), max(full_date) FROM dim_date").one()
             n_facts = conn.exec_driver_sql("SELECT count(*) FROM fact_transactions").scalar()
         plan = scenarios(first, last)
         for _name, f in plan[:3]:  # warm caches and connections

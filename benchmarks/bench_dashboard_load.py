@@ -71,8 +71,16 @@ ACTIONS: dict[str, float] = {
 }
 FILTER_FIELDS = ("preset", "start", "end", "region", "state", "city", "channel", "segment")
 ELEM_IDS = {  # the dashboard's elem_id of each widget the users touch (ui/app.py)
-    "preset": "f-preset", "start": "f-start", "end": "f-end", "region": "f-region", "state": "f-state",
-    "city": "f-city", "channel": "f-channel", "segment": "f-segment", "refresh": "f-refresh", "kpis": "bap-kpis",
+    "preset": "f-preset",
+    "start": "f-start",
+    "end": "f-end",
+    "region": "f-region",
+    "state": "f-state",
+    "city": "f-city",
+    "channel": "f-channel",
+    "segment": "f-segment",
+    "refresh": "f-refresh",
+    "kpis": "bap-kpis",
     "quarantine_day": "q-day",
 }
 DROPDOWNS = ("preset", "region", "state", "city", "channel", "segment")
@@ -112,8 +120,12 @@ class App:
         self.initial = {name: by_elem[ELEM_IDS[name]]["props"].get("value") for name in FILTER_FIELDS}
         deps = {d.get("api_name"): d for d in config["dependencies"]}
         self.deps = {}
-        for kind, api_name in (("filters", "filters"), ("load", "on_load"), ("preset", "on_preset"),
-                               ("quality", "on_quality")):
+        for kind, api_name in (
+            ("filters", "filters"),
+            ("load", "on_load"),
+            ("preset", "on_preset"),
+            ("quality", "on_quality"),
+        ):
             if api_name not in deps:
                 raise ClientError(f"the dashboard has no {api_name!r} event")
             self.deps[kind] = deps[api_name]
@@ -126,9 +138,11 @@ class App:
         """The response's values by widget name (only the widgets the users know)."""
         dep_out = self.deps[kind]["outputs"]
         if not isinstance(data, list) or len(data) != len(dep_out):
-            raise ClientError(f"{kind}: {len(data) if isinstance(data, list) else type(data).__name__} outputs, "
-                              f"expected {len(dep_out)}")
-        return {self.name_of[cid]: value for cid, value in zip(dep_out, data) if cid in self.name_of}
+            raise ClientError(
+                f"{kind}: {len(data) if isinstance(data, list) else type(data).__name__} outputs, "
+                f"expected {len(dep_out)}"
+            )
+        return {self.name_of[cid]: value for cid, value in zip(dep_out, data, strict=False) if cid in self.name_of}
 
 
 class Stats:
@@ -149,8 +163,16 @@ class Stats:
 class User:
     """One person in one browser tab: a session, the widgets' current values and choices."""
 
-    def __init__(self, index: int, app: App, http: Any, stats: Stats, rng: random.Random,
-                 bounds: tuple[date, date], think: tuple[float, float]):
+    def __init__(
+        self,
+        index: int,
+        app: App,
+        http: Any,
+        stats: Stats,
+        rng: random.Random,
+        bounds: tuple[date, date],
+        think: tuple[float, float],
+    ):
         self.index = index
         self.app = app
         self.http = http
@@ -171,8 +193,13 @@ class User:
         pending: dict[str, dict[str, Any]] = {}
         for kind, data, trigger in calls:
             sent = time.perf_counter()
-            body = {"data": data, "fn_index": self.app.deps[kind]["id"], "trigger_id": trigger,
-                    "session_hash": self.session, "event_data": None}
+            body = {
+                "data": data,
+                "fn_index": self.app.deps[kind]["id"],
+                "trigger_id": trigger,
+                "session_hash": self.session,
+                "event_data": None,
+            }
             r = await self.http.post(f"{prefix}/queue/join", json=body)
             if r.status_code != 200:
                 raise ClientError(f"{kind}: queue/join HTTP {r.status_code}: {r.text[:300]}")
@@ -198,7 +225,9 @@ class User:
                     event.update(
                         latency_ms=(now - event["sent"]) * 1000,
                         queue_ms=((event.get("starts", now) - event["sent"]) * 1000),
-                        server_ms=(output["duration"] * 1000) if isinstance(output.get("duration"), (int, float)) else None,
+                        server_ms=(output["duration"] * 1000)
+                        if isinstance(output.get("duration"), (int, float))
+                        else None,
                         bytes=len(line),
                         data=output.get("data"),
                     )
@@ -274,15 +303,21 @@ class User:
             t0 = time.perf_counter()
             try:
                 n = await self.act(action)
-            except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
-                self.stats.errors.append({"user": self.index, "action": action,
-                                          "error": f"{type(exc).__name__}: {exc}"[:500],
-                                          "at_s": round(loop.time() - began, 2)})
+            except Exception as exc:
+                self.stats.errors.append(
+                    {
+                        "user": self.index,
+                        "action": action,
+                        "error": f"{type(exc).__name__}: {exc}"[:500],
+                        "at_s": round(loop.time() - began, 2),
+                    }
+                )
                 self.session = uuid.uuid4().hex[:11]  # a person reloads the page
                 action = "load"
             else:
-                self.stats.actions.append({"action": action, "events": n,
-                                           "latency_ms": (time.perf_counter() - t0) * 1000})
+                self.stats.actions.append(
+                    {"action": action, "events": n, "latency_ms": (time.perf_counter() - t0) * 1000}
+                )
                 action = self.rng.choices(names, weights)[0]
             pause = self.rng.uniform(*self.think)
             if loop.time() + pause >= deadline:
@@ -302,17 +337,25 @@ async def _discover_bounds(app: App, http: Any) -> tuple[date, date]:
     return date.fromisoformat(str(probe.values["start"])[:10]), date.fromisoformat(str(probe.values["end"])[:10])
 
 
-async def drive(url: str, users: int, seconds: float, *, think: tuple[float, float] = (0.5, 2.0),
-                max_requests: int = DEFAULT_MAX_REQUESTS, seed: int = 11,
-                request_timeout: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
+async def drive(
+    url: str,
+    users: int,
+    seconds: float,
+    *,
+    think: tuple[float, float] = (0.5, 2.0),
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+    seed: int = 11,
+    request_timeout: float = REQUEST_TIMEOUT_S,
+) -> dict[str, Any]:
     """Run the users against the dashboard at `url`; the raw measurements."""
     import httpx
 
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise ValueError(f"the load goes to the local machine only, not {url}")
     limits = httpx.Limits(max_connections=users * 2 + 10, max_keepalive_connections=users * 2 + 10)
-    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(request_timeout), limits=limits,
-                                 trust_env=False) as http:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=httpx.Timeout(request_timeout), limits=limits, trust_env=False
+    ) as http:
         config = (await http.get("/config")).raise_for_status().json()
         app = App(config)
         bounds = await _discover_bounds(app, http)
@@ -329,19 +372,39 @@ async def drive(url: str, users: int, seconds: float, *, think: tuple[float, flo
             if task.exception() is not None:
                 stats.errors.append({"user": None, "action": "run", "error": repr(task.exception())[:500]})
         if late:
-            stats.errors.append({"user": None, "action": "run",
-                                 "error": f"{len(late)} users still busy {CLIENT_GRACE_S:.0f} s after the end: cancelled"})
+            stats.errors.append(
+                {
+                    "user": None,
+                    "action": "run",
+                    "error": f"{len(late)} users still busy {CLIENT_GRACE_S:.0f} s after the end: cancelled",
+                }
+            )
         elapsed = loop.time() - began
-    return {"elapsed_s": elapsed, "events": stats.events, "actions": stats.actions, "errors": stats.errors,
-            "bounds": [str(bounds[0]), str(bounds[1])], "options": app.options,
-            "capped": stats.started >= max_requests, "client_cpu_s": time.process_time()}
+    return {
+        "elapsed_s": elapsed,
+        "events": stats.events,
+        "actions": stats.actions,
+        "errors": stats.errors,
+        "bounds": [str(bounds[0]), str(bounds[1])],
+        "options": app.options,
+        "capped": stats.started >= max_requests,
+        "client_cpu_s": time.process_time(),
+    }
 
 
 def _client_entry() -> None:
     """The child process: parameters as JSON on stdin, measurements as JSON on stdout."""
     params = json.loads(sys.stdin.read())
-    result = asyncio.run(drive(params["url"], params["users"], params["seconds"], think=tuple(params["think"]),
-                               max_requests=params["max_requests"], seed=params["seed"]))
+    result = asyncio.run(
+        drive(
+            params["url"],
+            params["users"],
+            params["seconds"],
+            think=tuple(params["think"]),
+            max_requests=params["max_requests"],
+            seed=params["seed"],
+        )
+    )
     sys.stdout.write(json.dumps(result))
     sys.stdout.flush()
 
@@ -359,9 +422,14 @@ def _pct(values: list[float], q: float) -> float:
 def summarise(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    return {"n": len(values), "p50": round(_pct(values, 0.50), 1), "p95": round(_pct(values, 0.95), 1),
-            "p99": round(_pct(values, 0.99), 1), "max": round(max(values), 1),
-            "mean": round(sum(values) / len(values), 1)}
+    return {
+        "n": len(values),
+        "p50": round(_pct(values, 0.50), 1),
+        "p95": round(_pct(values, 0.95), 1),
+        "p99": round(_pct(values, 0.99), 1),
+        "max": round(max(values), 1),
+        "mean": round(sum(values) / len(values), 1),
+    }
 
 
 class DataTimer:
@@ -385,6 +453,7 @@ class DataTimer:
                 elapsed = (time.perf_counter() - began) * 1000
                 with self.lock:
                     sink.append(elapsed)
+
         return timed
 
     def reset(self) -> None:
@@ -422,7 +491,9 @@ class CpuMeter:
         own, machine = self._me.cpu_times(), psutil.cpu_times()
         wall = time.perf_counter() - self._wall
         total = sum(machine) - sum(self._machine)
-        idle = (machine.idle - self._machine.idle) + (getattr(machine, "iowait", 0.0) - getattr(self._machine, "iowait", 0.0))
+        idle = (machine.idle - self._machine.idle) + (
+            getattr(machine, "iowait", 0.0) - getattr(self._machine, "iowait", 0.0)
+        )
         server_s = (own.user - self._own.user) + (own.system - self._own.system)
         return {
             "wall_s": round(wall, 1),
@@ -436,8 +507,9 @@ class CpuMeter:
         }
 
 
-def figures(raw: dict[str, Any], data: dict[str, Any], *, users: int, seconds: float,
-            think: tuple[float, float]) -> dict[str, Any]:
+def figures(
+    raw: dict[str, Any], data: dict[str, Any], *, users: int, seconds: float, think: tuple[float, float]
+) -> dict[str, Any]:
     events, actions, errors = raw["events"], raw["actions"], raw["errors"]
     elapsed = raw["elapsed_s"]
     every = summarise([e["latency_ms"] for e in events])
@@ -476,22 +548,28 @@ def figures(raw: dict[str, Any], data: dict[str, Any], *, users: int, seconds: f
 
 def _print_report(result: dict[str, Any]) -> None:
     facts = result.get("facts")
-    print(f"\nDashboard under load: {result['users']} users x {result['seconds']:g} s"
-          f"{f', {facts:,} facts' if isinstance(facts, int) else ''}, think "
-          f"{result['think_s'][0]:g}-{result['think_s'][1]:g} s, over HTTP (sse_v3 queue) on 127.0.0.1")
+    print(
+        f"\nDashboard under load: {result['users']} users x {result['seconds']:g} s"
+        f"{f', {facts:,} facts' if isinstance(facts, int) else ''}, think "
+        f"{result['think_s'][0]:g}-{result['think_s'][1]:g} s, over HTTP (sse_v3 queue) on 127.0.0.1"
+    )
     by_kind = ", ".join(f"{k} {n:,}" for k, n in result["requests_by_kind"].items())
-    print(f"requests {result['requests']:,} ({by_kind}) in {result['elapsed_s']:.1f} s: "
-          f"{result['throughput_rps']} req/s; user actions {result['actions']:,} ({result['actions_per_s']}/s); "
-          f"errors {result['errors']}")
+    print(
+        f"requests {result['requests']:,} ({by_kind}) in {result['elapsed_s']:.1f} s: "
+        f"{result['throughput_rps']} req/s; user actions {result['actions']:,} ({result['actions_per_s']}/s); "
+        f"errors {result['errors']}"
+    )
     print(f"\n{'client-side latency (ms)':<34} {'n':>7} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
     rows = [("every request", result["latency_ms"]["all"])]
     rows += [(f"  {k}", result["latency_ms"][k]) for k in KINDS]
-    rows += [("user action (all its events)", result["action_latency_ms"]),
-             ("server: queue wait", result["queue_wait_ms"]),
-             ("server: handler (every request)", result["server_handler_ms"]["all"]),
-             ("server: handler (filters)", result["server_handler_ms"]["filters"]),
-             ("server: data, view() incl. cache", result["server_data"]["view_ms"]),
-             ("server: data, cache miss (SQL)", result["server_data"]["warehouse_ms"])]
+    rows += [
+        ("user action (all its events)", result["action_latency_ms"]),
+        ("server: queue wait", result["queue_wait_ms"]),
+        ("server: handler (every request)", result["server_handler_ms"]["all"]),
+        ("server: handler (filters)", result["server_handler_ms"]["filters"]),
+        ("server: data, view() incl. cache", result["server_data"]["view_ms"]),
+        ("server: data, cache miss (SQL)", result["server_data"]["warehouse_ms"]),
+    ]
     for name, s in rows:
         if s["n"]:
             print(f"{name:<34} {s['n']:>7,} {s['p50']:>8.1f} {s['p95']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f}")
@@ -502,9 +580,11 @@ def _print_report(result: dict[str, Any]) -> None:
     print(f"; mean response {result['response_kb_mean']} KiB")
     cpu = result.get("cpu")
     if cpu:
-        print(f"CPU over {cpu['wall_s']} s: dashboard process {cpu['server_process_cores']} cores, load generator "
-              f"{cpu['client_process_cpu_s']} s, machine {cpu['machine_busy_pct']}% busy of {cpu['cores']} cores "
-              f"(load average before {cpu['loadavg_before'][0]}, after {cpu['loadavg_after'][0]})")
+        print(
+            f"CPU over {cpu['wall_s']} s: dashboard process {cpu['server_process_cores']} cores, load generator "
+            f"{cpu['client_process_cpu_s']} s, machine {cpu['machine_busy_pct']}% busy of {cpu['cores']} cores "
+            f"(load average before {cpu['loadavg_before'][0]}, after {cpu['loadavg_after'][0]})"
+        )
     if result["errors"]:
         print(f"\n{result['errors']} ERRORS:")
         for e in result["error_samples"]:
@@ -522,30 +602,56 @@ def _serve_settings(url: str, settings: Any, data_dir: Path) -> Any:
 
     from flows.settings import Settings
 
-    update = {"warehouse_url": SecretStr(url), "dashboard_warehouse_url": None, "dashboard_auth": None,
-              "dashboard_host": "127.0.0.1", "data_dir": str(data_dir)}
+    update = {
+        "warehouse_url": SecretStr(url),
+        "dashboard_warehouse_url": None,
+        "dashboard_auth": None,
+        "dashboard_host": "127.0.0.1",
+        "data_dir": str(data_dir),
+    }
     if settings is not None:
         return settings.model_copy(update=update)
     return Settings(dashboard_refresh_s=600, **update)
 
 
-def run_load(url: str, *, users: int, seconds: float, think: tuple[float, float], max_requests: int, seed: int,
-             settings: Any = None) -> dict[str, Any]:
+def run_load(
+    url: str,
+    *,
+    users: int,
+    seconds: float,
+    think: tuple[float, float],
+    max_requests: int,
+    seed: int,
+    settings: Any = None,
+) -> dict[str, Any]:
     """Serve the dashboard on the warehouse at `url`, drive it, close it; the figures."""
     from ui.app import serve
 
     with tempfile.TemporaryDirectory(prefix="bap-load-") as tmp:
-        server = serve(_serve_settings(url, settings, Path(tmp) / "data"), host="127.0.0.1", port=0,
-                       data_docs_dir=Path(tmp) / "data_docs", block=False)
+        server = serve(
+            _serve_settings(url, settings, Path(tmp) / "data"),
+            host="127.0.0.1",
+            port=0,
+            data_docs_dir=Path(tmp) / "data_docs",
+            block=False,
+        )
         try:
             timer = DataTimer(server.queries)
-            params = {"url": server.url, "users": users, "seconds": seconds, "think": list(think),
-                      "max_requests": max_requests, "seed": seed}
+            params = {
+                "url": server.url,
+                "users": users,
+                "seconds": seconds,
+                "think": list(think),
+                "max_requests": max_requests,
+                "seed": seed,
+            }
             cpu = CpuMeter()
             hard = seconds + CLIENT_GRACE_S + CLIENT_START_S
             proc = subprocess.Popen(
                 [sys.executable, "-c", "from benchmarks.bench_dashboard_load import _client_entry; _client_entry()"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
                 env={**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"},
             )
             try:
@@ -594,7 +700,9 @@ def main(
         from flows.warehouse.connection import resolve_url
 
         admin_url = make_url(resolve_url(settings)).set(database="postgres").render_as_string(hide_password=False)
-    admin_url = admin_url or os.environ.get("BAP_BENCH_PG_URL") or os.environ.get("BAP_TEST_PG_URL") or DEFAULT_ADMIN_URL
+    admin_url = (
+        admin_url or os.environ.get("BAP_BENCH_PG_URL") or os.environ.get("BAP_TEST_PG_URL") or DEFAULT_ADMIN_URL
+    )
 
     def run(warehouse: str, built: dict[str, Any]) -> dict[str, Any]:
         import sqlalchemy as sa
@@ -607,8 +715,15 @@ def main(
         finally:
             engine.dispose()
         print(f"{users} users for {seconds:g} s against {n_facts:,} facts ...", file=sys.stderr)
-        result = run_load(warehouse, users=users, seconds=seconds, think=think, max_requests=max_requests,
-                          seed=seed, settings=settings)
+        result = run_load(
+            warehouse,
+            users=users,
+            seconds=seconds,
+            think=think,
+            max_requests=max_requests,
+            seed=seed,
+            settings=settings,
+        )
         return {"facts": n_facts, "days": n_days, **result, "build": built}
 
     if url:
@@ -636,13 +751,30 @@ if __name__ == "__main__":
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--think", type=float, nargs=2, metavar=("MIN", "MAX"), default=(0.5, 2.0),
-                        help="pause between a user's changes, seconds (0 0: back to back)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(0.5, 2.0),
+        help="pause between a user's changes, seconds (0 0: back to back)",
+    )
     parser.add_argument("--max-requests", type=int, default=DEFAULT_MAX_REQUESTS)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--url", default=None, help="reuse this warehouse (built by bench_dashboard) instead of building")
+    parser.add_argument(
+        "--url", default=None, help="reuse this warehouse (built by bench_dashboard) instead of building"
+    )
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
-    figures_ = main(args.facts, args.users, args.seconds, args.json_path, url=args.url, days=args.days,
-                    think=tuple(args.think), max_requests=args.max_requests, seed=args.seed)
+    figures_ = main(
+        args.facts,
+        args.users,
+        args.seconds,
+        args.json_path,
+        url=args.url,
+        days=args.days,
+        think=tuple(args.think),
+        max_requests=args.max_requests,
+        seed=args.seed,
+    )
     sys.exit(1 if figures_["errors"] else 0)

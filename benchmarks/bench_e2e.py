@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import resource
 import time
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 DAY = date(2024, 6, 3)
@@ -19,7 +19,9 @@ def _one_day(rows: int, data_dir: str, warehouse_url: str, validate: bool) -> di
     from flows import steps
     from flows.settings import Settings
 
-    settings = Settings(data_dir=data_dir, warehouse_url=warehouse_url, transactions_per_day=rows, log_dir=f"{data_dir}/logs")
+    settings = Settings(
+        data_dir=data_dir, warehouse_url=warehouse_url, transactions_per_day=rows, log_dir=f"{data_dir}/logs"
+    )
     steps.engine_of(settings)  # connect and migrate outside the timed stages
     steps.sync_customer_feed(settings)
     marks: dict[str, float] = {}
@@ -42,9 +44,9 @@ def _one_day(rows: int, data_dir: str, warehouse_url: str, validate: bool) -> di
         steps.validate_batches(settings, raw, clean)
         marks["validate_seconds"] = time.perf_counter() - t2
     t3 = time.perf_counter()
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    steps.load(settings, raw, clean, flow_run_id=None, started_at=datetime.now(timezone.utc))
+    steps.load(settings, raw, clean, flow_run_id=None, started_at=datetime.now(UTC))
     marks["load_seconds"] = time.perf_counter() - t3
     marks["e2e_seconds"] = time.perf_counter() - t0
     marks["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -55,7 +57,7 @@ def _one_day(rows: int, data_dir: str, warehouse_url: str, validate: bool) -> di
 def _child(queue: Any, *args: Any) -> None:
     try:
         queue.put(_one_day(*args))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+    except BaseException as exc:
         queue.put(exc)
 
 

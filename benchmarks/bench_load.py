@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -77,14 +77,19 @@ def _to_sql_upsert(engine: sa.Engine, frame: pd.DataFrame) -> None:
         )
 
 
-def run(engine: sa.Engine, rows: int, repeats: int = 3, tick: Callable[[str], None] = lambda _: None,
-        to_sql_rows: int | None = None) -> dict[str, Any]:
+def run(
+    engine: sa.Engine,
+    rows: int,
+    repeats: int = 3,
+    tick: Callable[[str], None] = lambda _: None,
+    to_sql_rows: int | None = None,
+) -> dict[str, Any]:
     """Median seconds and rows/s of each way to load the same day; to_sql on `to_sql_rows` rows."""
     clean = prepare_day(rows)
     load_customers(engine, generate_customers(2000, 42))
 
     def ours() -> None:
-        load_day(engine, clean, source="bench", sha256="0" * 64, flow_run_id=None, started_at=datetime.now(timezone.utc))
+        load_day(engine, clean, source="bench", sha256="0" * 64, flow_run_id=None, started_at=datetime.now(UTC))
 
     ours()  # warm-up; also gives the keyed rows the baselines load
     csv_bytes = _keyed_facts_csv(engine)

@@ -66,6 +66,7 @@ def transform(records: pa.Table) -> CleanResult:
 
 # --- the same checks in plain pyarrow (the floor) -----------------------------------------------
 
+
 def _regex_share(column: pa.ChunkedArray, pattern: str) -> float:
     return pc.mean(pc.cast(pc.match_substring_regex(column, pattern), pa.int8())).as_py() or 0.0
 
@@ -87,11 +88,15 @@ def pyarrow_raw_checks(raw: pa.Table, regexes: dict[str, str]) -> dict[str, Any]
 
 def pyarrow_processed_checks(processed: pa.Table, day: date) -> dict[str, Any]:
     start = pa.scalar(pa.scalar(day.isoformat()).cast(pa.timestamp("s")).as_py(), pa.timestamp("us", tz="UTC"))
-    end = pa.scalar(pa.scalar((day + timedelta(days=1)).isoformat()).cast(pa.timestamp("s")).as_py(), pa.timestamp("us", tz="UTC"))
+    end = pa.scalar(
+        pa.scalar((day + timedelta(days=1)).isoformat()).cast(pa.timestamp("s")).as_py(), pa.timestamp("us", tz="UTC")
+    )
     ts = processed.column("transaction_ts")
     pt = processed.column("processing_time_s")
     bucket = processed.column("processing_delay_bucket")
-    expected_bucket = pc.if_else(pc.less(pt, FAST_BELOW_S), "fast", pc.if_else(pc.less(pt, SLOW_FROM_S), "medium", "slow"))
+    expected_bucket = pc.if_else(
+        pc.less(pt, FAST_BELOW_S), "fast", pc.if_else(pc.less(pt, SLOW_FROM_S), "medium", "slow")
+    )
     amount = pc.cast(processed.column("amount"), pa.float64())
     fee = pc.cast(processed.column("fee_percent"), pa.float64())
     revenue = pc.cast(processed.column("revenue"), pa.float64())
@@ -118,14 +123,20 @@ def raw_regexes() -> dict[str, str]:
     from flows.quality.gx_project import PROJECT_ROOT
 
     suite = json.loads((PROJECT_ROOT / "gx" / "expectations" / "raw.json").read_text(encoding="utf-8"))
-    return {e["kwargs"]["column"]: e["kwargs"]["regex"] for e in suite["expectations"] if e["type"].endswith("match_regex")}
+    return {
+        e["kwargs"]["column"]: e["kwargs"]["regex"] for e in suite["expectations"] if e["type"].endswith("match_regex")
+    }
 
 
 def run(rows: int = 1_000_000, repeats: int = 3, small_runs: int = 20, history: int = 300) -> dict[str, Any]:
     from flows import quality
 
     figures: dict[str, Any] = {
-        "rows": rows, "repeats": repeats, "small_rows": 500, "small_runs": small_runs, "history": history,
+        "rows": rows,
+        "repeats": repeats,
+        "small_rows": 500,
+        "small_runs": small_runs,
+        "history": history,
     }
     with tempfile.TemporaryDirectory(prefix="bap-bench-validation-") as tmp:
         settings = Settings(data_dir=f"{tmp}/data", transactions_per_day=rows)
@@ -141,8 +152,14 @@ def run(rows: int = 1_000_000, repeats: int = 3, small_runs: int = 20, history: 
             return quality.validate_raw(records, DAY, settings, docs="never")
 
         def processed_once() -> quality.SuiteReport:
-            return quality.validate_processed(processed, DAY, rows_received=clean.rows_received,
-                                              rows_quarantined=clean.rejected.num_rows, settings=settings, docs="never")
+            return quality.validate_processed(
+                processed,
+                DAY,
+                rows_received=clean.rows_received,
+                rows_quarantined=clean.rejected.num_rows,
+                settings=settings,
+                docs="never",
+            )
 
         assert raw_once().passed and processed_once().passed, "the benchmark day should pass its suites"
         figures["raw_seconds"] = median_of(raw_once, repeats)
@@ -166,16 +183,26 @@ def run(rows: int = 1_000_000, repeats: int = 3, small_runs: int = 20, history: 
             raw_times, processed_times = [], []
             for _ in range(runs):
                 day = DAY + timedelta(days=stored // 2)
-                raw_times.append(timed(lambda: quality.validate_raw(small, day, small_settings, docs=docs)))
-                processed_times.append(timed(lambda: quality.validate_processed(
-                    small_clean.processed, day, rows_received=small_clean.rows_received,
-                    rows_quarantined=small_clean.rejected.num_rows, settings=small_settings, docs=docs,
-                )))
+                raw_times.append(timed(lambda day=day: quality.validate_raw(small, day, small_settings, docs=docs)))
+                processed_times.append(
+                    timed(
+                        lambda day=day: quality.validate_processed(
+                            small_clean.processed,
+                            day,
+                            rows_received=small_clean.rows_received,
+                            rows_quarantined=small_clean.rejected.num_rows,
+                            settings=small_settings,
+                            docs=docs,
+                        )
+                    )
+                )
                 stored += 2
             return statistics.median(raw_times), statistics.median(processed_times)
 
         for docs in ("never", "always"):
-            figures[f"small_raw_seconds_docs_{docs}"], figures[f"small_processed_seconds_docs_{docs}"] = small_day(docs, small_runs)
+            figures[f"small_raw_seconds_docs_{docs}"], figures[f"small_processed_seconds_docs_{docs}"] = small_day(
+                docs, small_runs
+            )
         figures["build_data_docs_seconds"] = timed(lambda: quality.build_data_docs(small_settings))
         if history > stored:
             small_day("never", (history - stored) // 2)

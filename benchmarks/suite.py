@@ -37,9 +37,16 @@ def _url(engine: Any) -> str:
     return make_url(engine.url).render_as_string(hide_password=False)
 
 
-def run_suite(settings: Settings, rows: int = 1_000_000, facts: int = 10_000_000, repeats: int = 3,
-              backfill_days: int = 365, scale_curve: bool = False, json_path: str | None = None,
-              console: Console | None = None) -> dict[str, Any]:
+def run_suite(
+    settings: Settings,
+    rows: int = 1_000_000,
+    facts: int = 10_000_000,
+    repeats: int = 3,
+    backfill_days: int = 365,
+    scale_curve: bool = False,
+    json_path: str | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
     from benchmarks import bench_backfill, bench_e2e, bench_load
 
     console = console or Console()
@@ -64,8 +71,14 @@ def run_suite(settings: Settings, rows: int = 1_000_000, facts: int = 10_000_000
                 for i in range(repeats):
                     tick(f"end-to-end day {i + 1}/{repeats}")
                     runs.append(bench_e2e.run_once(rows, f"{tmp}/e2e-{i}", _url(engine)))
-            for key in ("e2e_seconds", "ingest_seconds", "transform_seconds", "validate_seconds", "load_seconds",
-                        "gx_first_use_seconds"):
+            for key in (
+                "e2e_seconds",
+                "ingest_seconds",
+                "transform_seconds",
+                "validate_seconds",
+                "load_seconds",
+                "gx_first_use_seconds",
+            ):
                 figures[key if key != "load_seconds" else "e2e_load_seconds"] = median([r[key] for r in runs])
             figures["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
             figures["e2e_vs_copy"] = figures["e2e_seconds"] / figures["copy_seconds"]
@@ -78,11 +91,19 @@ def run_suite(settings: Settings, rows: int = 1_000_000, facts: int = 10_000_000
                     tick(f"scale curve: {n:,} rows")
                     point = bench_load.run(engine, n, repeats=repeats, to_sql_rows=min(n, 100_000))
                     with tempfile.TemporaryDirectory(prefix="bap-bench-") as tmp:
-                        e2e = median([bench_e2e.run_once(n, f"{tmp}/{i}", _url(engine))["e2e_seconds"] for i in range(repeats)])
-                    curve.append({"rows": n, "load_rows_per_s": point["load_rows_per_s"],
-                                  "copy_indexed_rows_per_s": point["copy_indexed_rows_per_s"],
-                                  "load_seconds": point["load_seconds"], "e2e_seconds": e2e,
-                                  "copy_seconds": point["copy_seconds"]})
+                        e2e = median(
+                            [bench_e2e.run_once(n, f"{tmp}/{i}", _url(engine))["e2e_seconds"] for i in range(repeats)]
+                        )
+                    curve.append(
+                        {
+                            "rows": n,
+                            "load_rows_per_s": point["load_rows_per_s"],
+                            "copy_indexed_rows_per_s": point["copy_indexed_rows_per_s"],
+                            "load_seconds": point["load_seconds"],
+                            "e2e_seconds": e2e,
+                            "copy_seconds": point["copy_seconds"],
+                        }
+                    )
                 figures["scale_curve"] = curve
                 write_scale_plot(curve, Path("docs/scale-curve.svg"))
                 progress.advance(overall)
@@ -122,8 +143,10 @@ def write_scale_plot(curve: list[dict[str, Any]], path: Path) -> None:
         line_chart_svg(
             "Load rate by day size (rows/s, higher is better)",
             [p["rows"] for p in curve],
-            {"bap load (swap + rollups)": [p["load_rows_per_s"] for p in curve],
-             "bare COPY into indexed table": [p["copy_indexed_rows_per_s"] for p in curve]},
+            {
+                "bap load (swap + rollups)": [p["load_rows_per_s"] for p in curve],
+                "bare COPY into indexed table": [p["copy_indexed_rows_per_s"] for p in curve],
+            },
             "rows per day",
             "rows/s",
         )
@@ -134,10 +157,23 @@ def print_figures(figures: dict[str, Any], console: Console) -> None:
     table = Table(title=f"bap bench - {figures.get('server', '')}, {figures['machine']['cpu_count']} cores")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for key in ("load_rows_per_s", "reload_rows_per_s", "copy_indexed_rows_per_s", "copy_unindexed_rows_per_s",
-                "to_sql_rows_per_s", "copy_seconds", "e2e_seconds", "transform_seconds", "validate_seconds",
-                "peak_rss_mb", "backfill_seconds", "backfill_orchestration_seconds", "dashboard_median_ms",
-                "dashboard_p95_ms", "naive_dashboard_median_ms"):
+    for key in (
+        "load_rows_per_s",
+        "reload_rows_per_s",
+        "copy_indexed_rows_per_s",
+        "copy_unindexed_rows_per_s",
+        "to_sql_rows_per_s",
+        "copy_seconds",
+        "e2e_seconds",
+        "transform_seconds",
+        "validate_seconds",
+        "peak_rss_mb",
+        "backfill_seconds",
+        "backfill_orchestration_seconds",
+        "dashboard_median_ms",
+        "dashboard_p95_ms",
+        "naive_dashboard_median_ms",
+    ):
         if key in figures:
             value = figures[key]
             table.add_row(key, f"{value:,.0f}" if value > 1000 else f"{value:,.3f}")

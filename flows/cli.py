@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from datetime import date, timedelta
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import click
 import typer
@@ -18,7 +18,11 @@ import typer
 from flows.errors import BapError
 from flows.settings import Settings, get_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="batch-analytics-platform: daily transactions -> warehouse -> dashboard.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="batch-analytics-platform: daily transactions -> warehouse -> dashboard.",
+)
 warehouse_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL warehouse.")
 app.add_typer(warehouse_app, name="warehouse")
 server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server bap starts on demand.")
@@ -64,10 +68,16 @@ def _echo_outcome(outcome: dict[str, Any]) -> None:
 
 @app.command()
 def run(
-    run_date: Annotated[Optional[str], typer.Option("--date", help="Day to run, YYYY-MM-DD (default: yesterday, UTC).")] = None,
-    input_path: Annotated[Optional[str], typer.Option("--input", help="A landed CSV file or a folder of CSV files (path or fsspec URL).")] = None,
-    scenario: Annotated[Optional[str], typer.Option(help="Generate the day with a named defect scenario.")] = None,
-    regenerate: Annotated[bool, typer.Option(help="Generate the synthetic day again even if its raw partition exists.")] = False,
+    run_date: Annotated[
+        str | None, typer.Option("--date", help="Day to run, YYYY-MM-DD (default: yesterday, UTC).")
+    ] = None,
+    input_path: Annotated[
+        str | None, typer.Option("--input", help="A landed CSV file or a folder of CSV files (path or fsspec URL).")
+    ] = None,
+    scenario: Annotated[str | None, typer.Option(help="Generate the day with a named defect scenario.")] = None,
+    regenerate: Annotated[
+        bool, typer.Option(help="Generate the synthetic day again even if its raw partition exists.")
+    ] = False,
 ) -> None:
     """One day end to end: ingest -> transform -> load."""
     settings = get_settings()
@@ -88,8 +98,12 @@ def run(
 def backfill(
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (included).")],
-    concurrency: Annotated[Optional[int], typer.Option(min=1, help="Days processed at once (default BAP_BACKFILL_CONCURRENCY).")] = None,
-    regenerate: Annotated[bool, typer.Option(help="Generate synthetic days again even if their raw partitions exist.")] = False,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Days processed at once (default BAP_BACKFILL_CONCURRENCY).")
+    ] = None,
+    regenerate: Annotated[
+        bool, typer.Option(help="Generate synthetic days again even if their raw partitions exist.")
+    ] = False,
 ) -> None:
     """Every day in a range, with bounded concurrency."""
     settings = get_settings()
@@ -107,8 +121,8 @@ def backfill(
 
 @app.command()
 def status(
-    start: Annotated[Optional[str], typer.Option(help="First day (default: 30 days before --end).")] = None,
-    end: Annotated[Optional[str], typer.Option(help="Last day (default: yesterday, UTC).")] = None,
+    start: Annotated[str | None, typer.Option(help="First day (default: 30 days before --end).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (default: yesterday, UTC).")] = None,
 ) -> None:
     """Per day: rows received, loaded, quarantined (by reason), duplicates dropped, when and by which run."""
     from rich.console import Console
@@ -121,14 +135,27 @@ def status(
     first = _day(start, "--start") or last - timedelta(days=29)
     rows = steps.status_rows(settings, first, last)
     table = Table(title=f"Load status {first} .. {last}")
-    for column in ("day", "status", "received", "loaded", "quarantined", "by reason", "duplicates", "loaded at (UTC)", "flow run"):
+    for column in (
+        "day",
+        "status",
+        "received",
+        "loaded",
+        "quarantined",
+        "by reason",
+        "duplicates",
+        "loaded at (UTC)",
+        "flow run",
+    ):
         table.add_column(column)
     for r in rows:
         reasons = ", ".join(f"{k}: {v}" for k, v in (r["quarantine_reasons"] or {}).items())
         table.add_row(
-            str(r["run_date"]), r["status"], str(r["rows_received"] if r["rows_received"] is not None else ""),
+            str(r["run_date"]),
+            r["status"],
+            str(r["rows_received"] if r["rows_received"] is not None else ""),
             str(r["rows_loaded"] if r["rows_loaded"] is not None else ""),
-            str(r["rows_quarantined"] if r["rows_quarantined"] is not None else ""), reasons,
+            str(r["rows_quarantined"] if r["rows_quarantined"] is not None else ""),
+            reasons,
             str(r["duplicates_dropped"] if r["duplicates_dropped"] is not None else ""),
             r["loaded_at"].strftime("%Y-%m-%d %H:%M:%S") if r["loaded_at"] else "",
             (r["flow_run_id"] or "")[:36],
@@ -142,7 +169,7 @@ def status(
 @warehouse_app.command("init")
 def warehouse_init() -> None:
     """Create or migrate the warehouse schema."""
-    from flows.warehouse.connection import make_engine, redact, resolve_url, check_connection
+    from flows.warehouse.connection import check_connection, make_engine, redact, resolve_url
     from flows.warehouse.migrate import apply_migrations
 
     url = resolve_url(get_settings())
@@ -163,7 +190,9 @@ def warehouse_url() -> None:
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(min=1, help="How many days to backfill, ending yesterday (UTC).")] = 90,
-    serve_stack: Annotated[bool, typer.Option("--up/--no-up", help="Then bring the stack up (Prefect UI, worker, dashboard) until Ctrl-C.")] = True,
+    serve_stack: Annotated[
+        bool, typer.Option("--up/--no-up", help="Then bring the stack up (Prefect UI, worker, dashboard) until Ctrl-C.")
+    ] = True,
 ) -> None:
     """The main job: backfill the last N days into the warehouse, say where it is, then serve the dashboard."""
     from flows import steps
@@ -214,8 +243,8 @@ def docs(
 
 @app.command()
 def dashboard(
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (default BAP_DASHBOARD_HOST, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default BAP_DASHBOARD_PORT, 7860).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default BAP_DASHBOARD_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default BAP_DASHBOARD_PORT, 7860).")] = None,
 ) -> None:
     """The analytics dashboard over the warehouse, with the Data Docs under /data-docs/."""
     from flows.logs import configure_logging
@@ -229,7 +258,9 @@ def dashboard(
 @app.command()
 def up(
     dashboard: Annotated[bool, typer.Option(help="Also serve the dashboard and its Data Docs.")] = True,
-    backfill_days: Annotated[int, typer.Option(min=0, help="Start a backfill of the last N days through the backfill deployment.")] = 0,
+    backfill_days: Annotated[
+        int, typer.Option(min=0, help="Start a backfill of the last N days through the backfill deployment.")
+    ] = 0,
 ) -> None:
     """The whole stack locally: Prefect server + UI, work pool, deployments, a worker, the dashboard. Ctrl-C stops it all."""
     from flows.logs import configure_logging
@@ -245,7 +276,7 @@ def gaps(
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (included).")],
     fill: Annotated[bool, typer.Option(help="Backfill exactly the days found.")] = False,
-    concurrency: Annotated[Optional[int], typer.Option(min=1, help="Days processed at once when filling.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Days processed at once when filling.")] = None,
 ) -> None:
     """Days in a range that are missing, failed or blocked in the warehouse; --fill backfills exactly those."""
     from flows import steps
@@ -281,7 +312,9 @@ def freshness() -> None:
     if late:
         typer.echo("late: " + ", ".join(str(d) for d in late))
         raise typer.Exit(1)
-    typer.echo(f"fresh: every day of the last {settings.freshness_lookback_days} is loaded within {settings.freshness_sla_hours} h")
+    typer.echo(
+        f"fresh: every day of the last {settings.freshness_lookback_days} is loaded within {settings.freshness_sla_hours} h"
+    )
 
 
 @server_app.command("start")
@@ -318,15 +351,22 @@ def bench(
     repeats: Annotated[int, typer.Option(min=1, help="Runs per figure; medians are reported.")] = 3,
     backfill_days: Annotated[int, typer.Option(min=0, help="Days of the backfill figure (0 skips it).")] = 365,
     scale_curve: Annotated[bool, typer.Option(help="Also measure 10k / 100k / 1M rows a day.")] = False,
-    json_file: Annotated[Optional[str], typer.Option("--json", help="Write the figures to this JSON file.")] = None,
+    json_file: Annotated[str | None, typer.Option("--json", help="Write the figures to this JSON file.")] = None,
 ) -> None:
     """The speed suite: our figures against baselines measured in the same run."""
     settings = get_settings()
     _prepare(settings)
     from benchmarks.suite import run_suite
 
-    run_suite(settings, rows=rows, facts=facts, repeats=repeats, backfill_days=backfill_days,
-              scale_curve=scale_curve, json_path=json_file)
+    run_suite(
+        settings,
+        rows=rows,
+        facts=facts,
+        repeats=repeats,
+        backfill_days=backfill_days,
+        scale_curve=scale_curve,
+        json_path=json_file,
+    )
 
 
 def main() -> None:
@@ -353,7 +393,9 @@ def _main() -> int:
         # as psycopg2's own error there, and as SQLAlchemy's (wrapping it) everywhere else.
         orig = getattr(exc, "orig", None) or exc
         reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-        typer.echo(f"bap: error: the warehouse failed during the run ({reason}); re-run the command once it is back", err=True)
+        typer.echo(
+            f"bap: error: the warehouse failed during the run ({reason}); re-run the command once it is back", err=True
+        )
         return 1
     return result if isinstance(result, int) else 0
 
@@ -371,7 +413,7 @@ def _exit(code: int) -> None:
         from flows.steps import dispose_engines
 
         dispose_engines()
-    except Exception:  # noqa: BLE001 - exiting anyway
+    except Exception:
         pass
     sys.stdout.flush()
     sys.stderr.flush()

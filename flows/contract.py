@@ -10,14 +10,14 @@ from typing import Final
 
 # Column order of files the generator writes; landed files may order columns freely.
 RAW_COLUMNS: Final[tuple[str, ...]] = (
-    "transaction_id",     # text, required, unique within the day
-    "transaction_ts",     # ISO 8601 timestamp; no offset means UTC; must fall inside the day (UTC)
-    "customer_id",        # text, required; joins the customer feed
-    "city",               # text, required
-    "state",              # text, required; region is derived from it
-    "channel",            # one of reference.CHANNELS
-    "amount",             # decimal > 0 with at most 2 decimals, < 10,000,000,000
-    "status",             # SUCCESS or FAILED (case and surrounding blanks ignored)
+    "transaction_id",  # text, required, unique within the day
+    "transaction_ts",  # ISO 8601 timestamp; no offset means UTC; must fall inside the day (UTC)
+    "customer_id",  # text, required; joins the customer feed
+    "city",  # text, required
+    "state",  # text, required; region is derived from it
+    "channel",  # one of reference.CHANNELS
+    "amount",  # decimal > 0 with at most 2 decimals, < 10,000,000,000
+    "status",  # SUCCESS or FAILED (case and surrounding blanks ignored)
     "processing_time_s",  # seconds >= 0, < 1,000,000
 )
 
@@ -25,9 +25,22 @@ CUSTOMER_COLUMNS: Final[tuple[str, ...]] = ("customer_id", "customer_name", "seg
 
 # Processed Parquet columns (data/processed/YYYY/MM/DD/cleaned_transactions.parquet), in order.
 PROCESSED_COLUMNS: Final[tuple[str, ...]] = (
-    "transaction_id", "transaction_ts", "date_key", "customer_id", "city", "state", "region",
-    "channel", "channel_key", "amount", "status", "processing_time_s", "processing_delay_bucket",
-    "fee_percent", "revenue", "source_row",
+    "transaction_id",
+    "transaction_ts",
+    "date_key",
+    "customer_id",
+    "city",
+    "state",
+    "region",
+    "channel",
+    "channel_key",
+    "amount",
+    "status",
+    "processing_time_s",
+    "processing_delay_bucket",
+    "fee_percent",
+    "revenue",
+    "source_row",
 )
 
 # Quarantine Parquet: every RAW_COLUMNS field as text, plus these two.

@@ -10,7 +10,7 @@ costs about a second: 365 days stay well under two minutes of orchestration.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -19,7 +19,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 
 from flows import steps
-from flows.errors import BapError, ContractError, QualityGateFailed  # noqa: F401
+from flows.errors import BapError, ContractError, QualityGateFailed
 from flows.generate import days_between
 from flows.logs import configure_logging
 from flows.orchestration.hooks import alert_on_failure
@@ -74,16 +74,18 @@ def validate_processed_task(clean: steps.CleanResult) -> Any:
 
 
 @task(name="load", cache_policy=NO_CACHE)
-def load_task(raw: steps.RawBatch, clean: steps.CleanResult, run_id: str | None, started_at: datetime,
-              reports: list[Any]) -> Any:
+def load_task(
+    raw: steps.RawBatch, clean: steps.CleanResult, run_id: str | None, started_at: datetime, reports: list[Any]
+) -> Any:
     """COPY + partition swap + rollups, and the warehouse suite inside the same transaction."""
     return steps.load(get_settings(), raw, clean, flow_run_id=run_id, started_at=started_at, reports=reports)[1]
 
 
 @task(name="day", cache_policy=NO_CACHE)
 def day_task(day: date, scenario: str | None, regenerate: bool, run_id: str | None) -> steps.DayOutcome:
-    return steps.run_day(get_settings(), day, scenario=scenario, regenerate=regenerate, flow_run_id=run_id,
-                         docs="on_failure")
+    return steps.run_day(
+        get_settings(), day, scenario=scenario, regenerate=regenerate, flow_run_id=run_id, docs="on_failure"
+    )
 
 
 @task(name="data-docs", cache_policy=NO_CACHE)
@@ -106,7 +108,7 @@ def daily_pipeline(
     configure_logging(settings)
     logger = get_run_logger()
     day = run_date or steps.yesterday_utc()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     run_id = _run_id()
     raw = clean = None
     reports: list[Any] = []
@@ -122,14 +124,20 @@ def daily_pipeline(
         reports.append(_retrying(load_task, settings)(raw, clean, run_id, started, list(reports)))
     except BaseException as exc:
         steps.note_failure(settings, day, exc, raw=raw, clean=clean, flow_run_id=run_id, started_at=started)
-        publish_artifacts(settings, day, reports, clean, status="blocked" if isinstance(exc, QualityGateFailed) else "failed")
+        publish_artifacts(
+            settings, day, reports, clean, status="blocked" if isinstance(exc, QualityGateFailed) else "failed"
+        )
         raise
-    outcome = steps.outcome_of(clean, (datetime.now(timezone.utc) - started).total_seconds(), reports)
+    outcome = steps.outcome_of(clean, (datetime.now(UTC) - started).total_seconds(), reports)
     publish_artifacts(settings, day, reports, clean, status="loaded")
     logger.info(
         "%s loaded: %d received, %d loaded, %d quarantined %s, %d duplicates dropped",
-        day, outcome.rows_received, outcome.rows_loaded, outcome.rows_quarantined,
-        outcome.quarantine_reasons or "", outcome.duplicates_dropped,
+        day,
+        outcome.rows_received,
+        outcome.rows_loaded,
+        outcome.rows_quarantined,
+        outcome.quarantine_reasons or "",
+        outcome.duplicates_dropped,
     )
     for warning in outcome.quality_warnings:
         logger.warning("quality warning: %s", warning)
@@ -145,8 +153,9 @@ def _preload_quality() -> None:
     threading.Thread(target=importlib.import_module, args=("flows.quality",), name="gx-preload", daemon=True).start()
 
 
-def publish_artifacts(settings: Settings, day: date, reports: list[Any], clean: steps.CleanResult | None,
-                      *, status: str) -> None:
+def publish_artifacts(
+    settings: Settings, day: date, reports: list[Any], clean: steps.CleanResult | None, *, status: str
+) -> None:
     """The run's Prefect artifacts: the quality summary, the row accounting, the Data Docs link."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
@@ -155,16 +164,22 @@ def publish_artifacts(settings: Settings, day: date, reports: list[Any], clean: 
     key = f"day-{day.isoformat()}"
     try:
         create_markdown_artifact(
-            key=f"{key}-quality", markdown=quality_markdown(day, reports, status=status),
+            key=f"{key}-quality",
+            markdown=quality_markdown(day, reports, status=status),
             description=f"Data quality of {day}",
         )
         if clean is not None:
-            create_table_artifact(key=f"{key}-accounting", table=accounting_rows(clean),
-                                  description=f"Row accounting of {day}")
+            create_table_artifact(
+                key=f"{key}-accounting", table=accounting_rows(clean), description=f"Row accounting of {day}"
+            )
         link = data_docs_link(settings, reports)
         if link:
-            create_link_artifact(key=f"{key}-data-docs", link=link, link_text=f"Data Docs of {day}",
-                                 description="The day's validation results in Data Docs")
+            create_link_artifact(
+                key=f"{key}-data-docs",
+                link=link,
+                link_text=f"Data Docs of {day}",
+                description="The day's validation results in Data Docs",
+            )
     except Exception as exc:  # an artifact is a report, never a reason to fail the run
         get_run_logger().warning("could not publish artifacts: %s", exc)
 
@@ -199,7 +214,9 @@ def backfill_pipeline(
         if len(in_flight) >= limit:
             finished = next(as_completed(in_flight))
             in_flight.remove(finished)
-        future = day_runner.with_options(task_run_name=f"day-{day.isoformat()}").submit(day, scenario, regenerate, run_id)
+        future = day_runner.with_options(task_run_name=f"day-{day.isoformat()}").submit(
+            day, scenario, regenerate, run_id
+        )
         in_flight.append(future)
         submitted.append(future)
         if (i + 1) % 30 == 0:
@@ -219,7 +236,7 @@ def backfill_pipeline(
     logger.info("backfill finished: %d/%d days loaded", loaded, len(todo))
     try:
         data_docs_task()  # the index once, not once per day
-    except Exception as exc:  # noqa: BLE001 - the days are loaded; docs can be rebuilt with `bap docs`
+    except Exception as exc:
         logger.warning("could not rebuild Data Docs: %s", exc)
     if failed:
         raise BapError(

@@ -35,7 +35,9 @@ def quality_markdown(day: date, reports: list[Any], *, status: str) -> str:
         for o in outcomes:
             result = "pass" if o.success else "**FAIL**"
             unexpected = "" if o.unexpected_count is None else str(o.unexpected_count)
-            lines.append(f"| `{o.expectation}` | {o.severity} | {result} | {_observed(o.observed_value)} | {unexpected} |")
+            lines.append(
+                f"| `{o.expectation}` | {o.severity} | {result} | {_observed(o.observed_value)} | {unexpected} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     )
 
     # --- data ------------------------------------------------------------------------------
-    data_dir: str = Field(default="./data", description="Root of raw/, processed/, quarantine/ (a path or an fsspec URL).")
+    data_dir: str = Field(
+        default="./data", description="Root of raw/, processed/, quarantine/ (a path or an fsspec URL)."
+    )
     state_dir: str = Field(
         default="",
         description="Local folder for the embedded PostgreSQL and other machine-local state; empty = <data_dir> when local, ./.bap otherwise.",
@@ -61,7 +63,9 @@ class Settings(BaseSettings):
         default=None,
         description="Dask scheduler to send backfill days to (tcp://host:8786); unset with task_runner=dask = a local cluster.",
     )
-    dask_workers: int = Field(default=2, ge=1, description="Worker processes of the local Dask cluster (one thread each).")
+    dask_workers: int = Field(
+        default=2, ge=1, description="Worker processes of the local Dask cluster (one thread each)."
+    )
     alert_webhook_url: SecretStr | None = Field(
         default=None,
         description="Where failure and freshness alerts go: http(s) URL = JSON POST, other schemes = apprise (slack://, mailto://, ...); unset = log only.",
@@ -82,7 +86,10 @@ class Settings(BaseSettings):
 
     # --- quality ---------------------------------------------------------------------------
     quarantine_threshold: float = Field(
-        default=0.05, ge=0.0, le=1.0, description="Largest share of quarantined rows a day may have before it is blocked."
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Largest share of quarantined rows a day may have before it is blocked.",
     )
     expected_rows_per_day: int | None = Field(
         default=None,
@@ -90,10 +97,15 @@ class Settings(BaseSettings):
         description="Rows a day is expected to receive (centre of the row-count band); unset = BAP_TRANSACTIONS_PER_DAY, 0 = no band. Set it for landed files.",
     )
     row_count_tolerance: float = Field(
-        default=0.5, ge=0.0, description="Half-width of the row-count band: a day must receive expected x (1 +- tolerance) rows, or it is blocked."
+        default=0.5,
+        ge=0.0,
+        description="Half-width of the row-count band: a day must receive expected x (1 +- tolerance) rows, or it is blocked.",
     )
     failure_rate_warning: float = Field(
-        default=0.25, ge=0.0, le=1.0, description="Share of FAILED transactions above which the processed suite warns (never blocks)."
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="Share of FAILED transactions above which the processed suite warns (never blocks).",
     )
     data_docs_index_limit: int = Field(
         default=100, ge=1, description="Latest validations listed on the Data Docs index (older pages stay on disk)."
@@ -105,7 +117,9 @@ class Settings(BaseSettings):
     dashboard_auth: SecretStr | None = Field(
         default=None, description="'user:password' required when the dashboard binds beyond localhost."
     )
-    dashboard_refresh_s: int = Field(default=600, ge=5, description="Auto-refresh period and query-cache TTL in seconds.")
+    dashboard_refresh_s: int = Field(
+        default=600, ge=5, description="Auto-refresh period and query-cache TTL in seconds."
+    )
 
     @field_validator("warehouse_url", "dashboard_warehouse_url", "dashboard_auth", mode="before")
     @classmethod

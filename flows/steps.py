@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -31,7 +31,7 @@ log = logging.getLogger("bap.pipeline")
 
 
 def yesterday_utc() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def lake_of(settings: Settings) -> DataLake:
@@ -80,8 +80,14 @@ def sync_customer_feed(settings: Settings) -> int:
     return load_customers(engine_of(settings), customers)
 
 
-def ingest(settings: Settings, day: date, *, input_path: str | None = None, scenario: str | None = None,
-           regenerate: bool = False) -> RawBatch:
+def ingest(
+    settings: Settings,
+    day: date,
+    *,
+    input_path: str | None = None,
+    scenario: str | None = None,
+    regenerate: bool = False,
+) -> RawBatch:
     """Put the day's source into raw/YYYY/MM/DD and read it back as text held to the contract.
 
     With `input_path` the landed file(s) become the day's source. Without it, an existing raw
@@ -128,8 +134,12 @@ def validate_processed(settings: Settings, clean: CleanResult, docs: str = "alwa
     from flows import quality
 
     return quality.validate_processed(
-        clean.processed, clean.run_date, rows_received=clean.rows_received,
-        rows_quarantined=clean.rejected.num_rows, settings=settings, docs=docs,
+        clean.processed,
+        clean.run_date,
+        rows_received=clean.rows_received,
+        rows_quarantined=clean.rejected.num_rows,
+        settings=settings,
+        docs=docs,
     )
 
 
@@ -151,8 +161,15 @@ def gate(settings: Settings, reports: list[Any], *, flow_run_id: str | None) -> 
     raise QualityGateFailed(quality.format_failure(reports))
 
 
-def load(settings: Settings, raw: RawBatch, clean: CleanResult, *, flow_run_id: str | None,
-         started_at: datetime, reports: list[Any] | None = None) -> tuple[LoadResult, Any]:
+def load(
+    settings: Settings,
+    raw: RawBatch,
+    clean: CleanResult,
+    *,
+    flow_run_id: str | None,
+    started_at: datetime,
+    reports: list[Any] | None = None,
+) -> tuple[LoadResult, Any]:
     """Load the day; inside the same transaction, the warehouse suite checks it (a critical
     failure rolls the day back) and the day's quality results are recorded with it."""
     from flows import quality
@@ -169,8 +186,13 @@ def load(settings: Settings, raw: RawBatch, clean: CleanResult, *, flow_run_id: 
 
     try:
         result = load_day(
-            engine, clean, source=raw.source, sha256=raw.sha256, flow_run_id=flow_run_id,
-            started_at=started_at, verify=verify,
+            engine,
+            clean,
+            source=raw.source,
+            sha256=raw.sha256,
+            flow_run_id=flow_run_id,
+            started_at=started_at,
+            verify=verify,
         )
     except QualityGateFailed:
         quality.record_results(engine, [*(reports or []), *checked], flow_run_id or "local")
@@ -178,18 +200,32 @@ def load(settings: Settings, raw: RawBatch, clean: CleanResult, *, flow_run_id: 
     return result, checked[0]
 
 
-def note_failure(settings: Settings, day: date, exc: BaseException, *, status: str = "failed",
-                 raw: RawBatch | None = None, clean: CleanResult | None = None,
-                 flow_run_id: str | None = None, started_at: datetime | None = None) -> None:
+def note_failure(
+    settings: Settings,
+    day: date,
+    exc: BaseException,
+    *,
+    status: str = "failed",
+    raw: RawBatch | None = None,
+    clean: CleanResult | None = None,
+    flow_run_id: str | None = None,
+    started_at: datetime | None = None,
+) -> None:
     """Best effort: record the failed attempt in load_audit (skipped if the warehouse is the problem).
     A failed quality gate is recorded as 'blocked'."""
     if isinstance(exc, QualityGateFailed):
         status = "blocked"
     try:
         record_failure(
-            engine_of(settings), day, status=status, message=f"{type(exc).__name__}: {exc}",
-            source=raw.source if raw else None, sha256=raw.sha256 if raw else None, clean=clean,
-            flow_run_id=flow_run_id, started_at=started_at,
+            engine_of(settings),
+            day,
+            status=status,
+            message=f"{type(exc).__name__}: {exc}",
+            source=raw.source if raw else None,
+            sha256=raw.sha256 if raw else None,
+            clean=clean,
+            flow_run_id=flow_run_id,
+            started_at=started_at,
         )
     except Exception as record_exc:  # the warehouse itself may be what failed
         log.warning("could not record the failure in load_audit", extra={"error": str(record_exc)})
@@ -212,20 +248,33 @@ class DayOutcome:
 def outcome_of(clean: CleanResult, seconds: float, reports: list[Any] | None = None) -> DayOutcome:
     warnings = [f"{r.suite}: {o.describe()}" for r in (reports or []) for o in r.warnings]
     return DayOutcome(
-        run_date=clean.run_date, status="loaded", rows_received=clean.rows_received,
-        rows_loaded=clean.processed.num_rows, rows_quarantined=clean.rejected.num_rows,
-        duplicates_dropped=clean.duplicates_dropped, quarantine_reasons=clean.quarantine_reasons,
-        seconds=round(seconds, 3), quality_warnings=warnings,
+        run_date=clean.run_date,
+        status="loaded",
+        rows_received=clean.rows_received,
+        rows_loaded=clean.processed.num_rows,
+        rows_quarantined=clean.rejected.num_rows,
+        duplicates_dropped=clean.duplicates_dropped,
+        quarantine_reasons=clean.quarantine_reasons,
+        seconds=round(seconds, 3),
+        quality_warnings=warnings,
     )
 
 
-def run_day(settings: Settings, day: date, *, input_path: str | None = None, scenario: str | None = None,
-            regenerate: bool = False, flow_run_id: str | None = None, docs: str = "on_failure") -> DayOutcome:
+def run_day(
+    settings: Settings,
+    day: date,
+    *,
+    input_path: str | None = None,
+    scenario: str | None = None,
+    regenerate: bool = False,
+    flow_run_id: str | None = None,
+    docs: str = "on_failure",
+) -> DayOutcome:
     """The whole day in one call (used by the backfill, where one task per day keeps Prefect's
     overhead small): ingest, raw suite + gate, transform, processed suite + gate, load with the
     warehouse suite. Raises on failure after recording it. Data Docs: a blocked day's page only
     (`docs="on_failure"`); the caller rebuilds the index once at the end."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
     raw = clean = None
     reports: list[Any] = []
@@ -253,6 +302,20 @@ def status_rows(settings: Settings, start: date, end: date) -> list[dict]:
 
 
 __all__ = [
-    "BapError", "DayOutcome", "gate", "validate_processed", "validate_raw", "engine_of", "ingest", "lake_of", "load", "note_failure", "outcome_of",
-    "run_day", "status_rows", "sync_customer_feed", "transform", "yesterday_utc",
+    "BapError",
+    "DayOutcome",
+    "gate",
+    "validate_processed",
+    "validate_raw",
+    "engine_of",
+    "ingest",
+    "lake_of",
+    "load",
+    "note_failure",
+    "outcome_of",
+    "run_day",
+    "status_rows",
+    "sync_customer_feed",
+    "transform",
+    "yesterday_utc",
 ]

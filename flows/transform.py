@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -127,7 +127,7 @@ def decimal_from_units(units: np.ndarray, type_: pa.Decimal128Type) -> pa.Array:
 
 
 def _day_bounds(run_date: date) -> tuple[pd.Timestamp, pd.Timestamp]:
-    start = datetime(run_date.year, run_date.month, run_date.day, tzinfo=timezone.utc)
+    start = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC)
     return pd.Timestamp(start), pd.Timestamp(start + timedelta(days=1))
 
 
@@ -189,7 +189,9 @@ def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -
     amount_text = pc.fill_null(_trim(records.column("amount")), "")
     is_number = pc.match_substring_regex(amount_text, _NUMBER).to_numpy(zero_copy_only=False)
     flag(~is_number, "invalid_amount")
-    parts = pc.extract_regex(pc.if_else(pa.array(is_number), amount_text, "0"), r"^(?P<sign>[+-]?)(?P<whole>\d*)\.?(?P<frac>\d*)$")
+    parts = pc.extract_regex(
+        pc.if_else(pa.array(is_number), amount_text, "0"), r"^(?P<sign>[+-]?)(?P<whole>\d*)\.?(?P<frac>\d*)$"
+    )
     sign = pc.struct_field(parts, "sign")
     whole = pc.struct_field(parts, "whole")
     frac = pc.struct_field(parts, "frac")
@@ -235,7 +237,10 @@ def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -
     flag(_blank(city) | _blank(state), "missing_city")
     trimmed = {"transaction_id": tx_id, "customer_id": customer, "city": city, "state": state}
     for name, limit in MAX_TEXT_LENGTH.items():
-        flag(pc.fill_null(pc.greater(pc.utf8_length(trimmed[name]), limit), False).to_numpy(zero_copy_only=False), "value_too_long")
+        flag(
+            pc.fill_null(pc.greater(pc.utf8_length(trimmed[name]), limit), False).to_numpy(zero_copy_only=False),
+            "value_too_long",
+        )
 
     proc_text = pc.fill_null(_trim(records.column("processing_time_s")), "")
     proc_is_number = pc.match_substring_regex(proc_text, _NUMBER).to_numpy(zero_copy_only=False)
@@ -268,7 +273,9 @@ def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -
         )
         # Keep the unparsed text where the operator looks first: the transaction_id field.
         extra = extra.set_column(0, "transaction_id", malformed.column("raw_text"))
-        rejected = pa.concat_tables([rejected.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA), extra.cast(QUARANTINE_SCHEMA)])
+        rejected = pa.concat_tables(
+            [rejected.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA), extra.cast(QUARANTINE_SCHEMA)]
+        )
     else:
         rejected = rejected.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
 

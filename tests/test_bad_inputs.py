@@ -89,26 +89,43 @@ EXPECTED: dict[str, Fails | Loads] = {
     "very_long_line.csv": Loads(received=3, loaded=2, quarantined={"value_too_long": 1}),
     "oversized_fields.csv": Loads(received=5, loaded=2, quarantined={"value_too_long": 3}),
     "bad_amounts.csv": Loads(
-        received=18, loaded=6,
-        quarantined={"invalid_amount": 5, "amount_not_positive": 4, "amount_out_of_range": 2,
-                     "amount_too_many_decimals": 1},
+        received=18,
+        loaded=6,
+        quarantined={
+            "invalid_amount": 5,
+            "amount_not_positive": 4,
+            "amount_out_of_range": 2,
+            "amount_too_many_decimals": 1,
+        },
         amounts={"BI-022": "9999999999.99", "BI-023": "5.00", "BI-024": "0.50", "BI-025": "12.50"},
     ),
     "unknown_channels_statuses.csv": Loads(
-        received=12, loaded=5, quarantined={"unknown_channel": 4, "unknown_status": 3},
+        received=12,
+        loaded=5,
+        quarantined={"unknown_channel": 4, "unknown_status": 3},
     ),
     "dates_outside_day.csv": Loads(
-        received=14, loaded=5, quarantined={"timestamp_outside_day": 5, "invalid_timestamp": 4},
+        received=14,
+        loaded=5,
+        quarantined={"timestamp_outside_day": 5, "invalid_timestamp": 4},
     ),
     "duplicated_ids.csv": Loads(
-        received=11, loaded=5, quarantined={"duplicate_transaction_id": 3, "invalid_amount": 1}, duplicates=2,
+        received=11,
+        loaded=5,
+        quarantined={"duplicate_transaction_id": 3, "invalid_amount": 1},
+        duplicates=2,
         amounts={"DUP-A": "20.00", "DUP-C": "30.00", "DUP-D": "3.00"},
     ),
     "malformed_records.csv": Loads(received=6, loaded=3, quarantined={"malformed_record": 3}),
     "missing_values.csv": Loads(
-        received=12, loaded=2,
-        quarantined={"missing_transaction_id": 3, "missing_customer_id": 1, "missing_city": 2,
-                     "invalid_processing_time": 4},
+        received=12,
+        loaded=2,
+        quarantined={
+            "missing_transaction_id": 3,
+            "missing_customer_id": 1,
+            "missing_city": 2,
+            "invalid_processing_time": 4,
+        },
     ),
     "all_rows_bad.csv": Blocked("quality gate failed", "expect_table_row_count_to_be_between"),
     "folder_of_csvs": Loads(received=5, loaded=3, quarantined={"amount_not_positive": 1}, duplicates=1),
@@ -121,6 +138,7 @@ def corpus_entries() -> list[str]:
 
 # --- what the warehouse holds for the day --------------------------------------------------------
 
+
 def day_in_warehouse(engine: sa.Engine, day: date) -> dict[str, Any]:
     key = int(day.strftime("%Y%m%d"))
     with engine.connect() as conn:
@@ -130,14 +148,22 @@ def day_in_warehouse(engine: sa.Engine, day: date) -> dict[str, Any]:
         partition = conn.exec_driver_sql(
             "SELECT to_regclass(%(n)s) IS NOT NULL", {"n": f"fact_transactions_d{key}"}
         ).scalar()
-        quarantine = conn.exec_driver_sql(
-            "SELECT source_file, source_row, reject_reason, transaction_id, raw_record FROM quarantine_rows"
-            " WHERE run_date = %(d)s",
-            {"d": day},
-        ).mappings().all()
+        quarantine = (
+            conn.exec_driver_sql(
+                "SELECT source_file, source_row, reject_reason, transaction_id, raw_record FROM quarantine_rows"
+                " WHERE run_date = %(d)s",
+                {"d": day},
+            )
+            .mappings()
+            .all()
+        )
         audit = conn.exec_driver_sql("SELECT * FROM load_audit WHERE run_date = %(d)s", {"d": day}).mappings().first()
-    return {"facts": dict(facts), "partition": partition, "quarantine": [dict(q) for q in quarantine],
-            "audit": dict(audit) if audit else None}
+    return {
+        "facts": dict(facts),
+        "partition": partition,
+        "quarantine": [dict(q) for q in quarantine],
+        "audit": dict(audit) if audit else None,
+    }
 
 
 def reason_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -184,14 +210,21 @@ def assert_loaded(settings: Settings, input_path: Path, expected: Loads) -> None
     assert audit["status"] == "loaded"
     assert audit["rows_received"] == audit["rows_loaded"] + audit["rows_quarantined"] + audit["duplicates_dropped"]
     assert (audit["rows_received"], audit["rows_loaded"], audit["duplicates_dropped"]) == (
-        expected.received, expected.loaded, expected.duplicates)
+        expected.received,
+        expected.loaded,
+        expected.duplicates,
+    )
     assert audit["quarantine_reasons"] == expected.quarantined
     assert audit["rows_quarantined"] == sum(expected.quarantined.values())
     # ... and matches what the warehouse holds.
     assert len(state["facts"]) == audit["rows_loaded"]
     assert reason_counts(state["quarantine"]) == expected.quarantined
     assert (outcome.rows_received, outcome.rows_loaded, outcome.rows_quarantined, outcome.duplicates_dropped) == (
-        audit["rows_received"], audit["rows_loaded"], audit["rows_quarantined"], audit["duplicates_dropped"])
+        audit["rows_received"],
+        audit["rows_loaded"],
+        audit["rows_quarantined"],
+        audit["duplicates_dropped"],
+    )
 
     # Every quarantined row can be found in its file and still carries what arrived.
     positions = [(q["source_file"], q["source_row"]) for q in state["quarantine"]]
@@ -225,11 +258,19 @@ def test_every_corpus_file_fails_cleanly_or_loads_good_rows_and_quarantines_the_
 
 # --- cases too large to commit: generated into tmp_path ----------------------------------------------
 
+
 def _row(i: int, **fields: str) -> str:
     values = {
-        "transaction_id": f"GEN-{i}", "transaction_ts": "2024-03-05T12:00:00Z", "customer_id": "CUST-000001",
-        "city": "Pune", "state": "Maharashtra", "channel": "UPI", "amount": "10.00", "status": "SUCCESS",
-        "processing_time_s": "1.0", **fields,
+        "transaction_id": f"GEN-{i}",
+        "transaction_ts": "2024-03-05T12:00:00Z",
+        "customer_id": "CUST-000001",
+        "city": "Pune",
+        "state": "Maharashtra",
+        "channel": "UPI",
+        "amount": "10.00",
+        "status": "SUCCESS",
+        "processing_time_s": "1.0",
+        **fields,
     }
     return ",".join(values[c] for c in RAW_COLUMNS)
 
@@ -265,12 +306,17 @@ def test_a_file_of_one_million_rows_loads_and_reconciles(settings: Settings, tmp
     assert audit["rows_received"] == audit["rows_loaded"] + audit["rows_quarantined"] + audit["duplicates_dropped"]
     assert len(state["facts"]) == audit["rows_loaded"] == outcome.rows_loaded > 990_000
     assert reason_counts(state["quarantine"]) == audit["quarantine_reasons"]
-    assert set(audit["quarantine_reasons"]) <= {"missing_transaction_id", "amount_not_positive", "unknown_status",
-                                                "duplicate_transaction_id"}
+    assert set(audit["quarantine_reasons"]) <= {
+        "missing_transaction_id",
+        "amount_not_positive",
+        "unknown_status",
+        "duplicate_transaction_id",
+    }
     assert audit["duplicates_dropped"] > 0
 
 
 # --- the corpus, its expectations and its README stay in step -----------------------------------------
+
 
 def test_every_corpus_entry_has_an_expected_outcome_and_a_readme_line() -> None:
     entries = set(corpus_entries())

@@ -49,7 +49,9 @@ def test_bad_date_is_one_clear_line(cli_env: dict[str, str]) -> None:
     assert "YYYY-MM-DD" in _one_line(result.stderr)
 
 
-def test_unreachable_warehouse_fails_clearly_without_leaking_the_password(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_unreachable_warehouse_fails_clearly_without_leaking_the_password(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
     env = dict(cli_env, BAP_WAREHOUSE_URL="postgresql://loader:s3cr3t-pw@127.0.0.1:1/warehouse")
     result = bap(env, "run", "--date", "2024-03-05")
     assert result.returncode == 1
@@ -81,10 +83,28 @@ def test_a_file_that_is_not_the_contract_fails_the_day(
 def test_run_then_status_reports_the_accounting(cli_env: dict[str, str], warehouse_url: str, tmp_path: Path) -> None:
     env = dict(cli_env, BAP_WAREHOUSE_URL=warehouse_url)
     rows = [
-        {"transaction_id": "A1", "transaction_ts": "2024-03-05T01:00:00Z", "customer_id": "C1", "city": "Pune",
-         "state": "Maharashtra", "channel": "UPI", "amount": "10.00", "status": "SUCCESS", "processing_time_s": "1"},
-        {"transaction_id": "A2", "transaction_ts": "2024-03-05T01:00:00Z", "customer_id": "C1", "city": "Pune",
-         "state": "Maharashtra", "channel": "UPI", "amount": "-1", "status": "SUCCESS", "processing_time_s": "1"},
+        {
+            "transaction_id": "A1",
+            "transaction_ts": "2024-03-05T01:00:00Z",
+            "customer_id": "C1",
+            "city": "Pune",
+            "state": "Maharashtra",
+            "channel": "UPI",
+            "amount": "10.00",
+            "status": "SUCCESS",
+            "processing_time_s": "1",
+        },
+        {
+            "transaction_id": "A2",
+            "transaction_ts": "2024-03-05T01:00:00Z",
+            "customer_id": "C1",
+            "city": "Pune",
+            "state": "Maharashtra",
+            "channel": "UPI",
+            "amount": "-1",
+            "status": "SUCCESS",
+            "processing_time_s": "1",
+        },
     ]
     landed = write_csv(tmp_path / "in.csv", rows)
     result = bap(env, "run", "--date", "2024-03-05", "--input", str(landed))
@@ -145,7 +165,9 @@ def test_a_password_in_the_warehouse_url_never_reaches_output_or_logs(
 def test_secrets_files_are_never_committed() -> None:
     root = Path(__file__).resolve().parents[1]
     ignored = subprocess.run(["git", "check-ignore", ".env", ".env.production"], capture_output=True, cwd=root)
-    assert ignored.returncode == 0 and ignored.stdout.split() == [b".env", b".env.production"], ".env files are ignored by git"
+    assert ignored.returncode == 0 and ignored.stdout.split() == [b".env", b".env.production"], (
+        ".env files are ignored by git"
+    )
     assert (root / ".env.example").exists(), "an example file documents the variables"
     tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()
     assert not [f for f in tracked if Path(f).name.startswith(".env") and f != ".env.example"]
@@ -157,9 +179,15 @@ def test_a_user_killed_without_exit_hooks_does_not_keep_the_embedded_warehouse_a
     env = dict(cli_env)
     env.pop("BAP_WAREHOUSE_URL", None)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import time; from flows.settings import get_settings; from flows.steps import engine_of; "
-         "engine_of(get_settings()); print('ready', flush=True); time.sleep(600)"],
-        env=env, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import time; from flows.settings import get_settings; from flows.steps import engine_of; "
+            "engine_of(get_settings()); print('ready', flush=True); time.sleep(600)",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
     pgdata = (tmp_path / "data" / "warehouse" / "pgdata").resolve()

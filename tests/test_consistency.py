@@ -28,7 +28,9 @@ def test_every_quarantine_reason_is_documented() -> None:
 
 
 def test_every_sql_file_is_used_by_the_code() -> None:
-    code = "\n".join(p.read_text(encoding="utf-8") for d in ("flows", "ui", "benchmarks") for p in (ROOT / d).rglob("*.py"))
+    code = "\n".join(
+        p.read_text(encoding="utf-8") for d in ("flows", "ui", "benchmarks") for p in (ROOT / d).rglob("*.py")
+    )
     unused = []
     for path in (ROOT / "warehouse_sql").rglob("*.sql"):
         relative = path.relative_to(ROOT / "warehouse_sql").as_posix()
@@ -43,6 +45,9 @@ def test_no_module_reads_the_environment_but_the_settings() -> None:
     offenders = []
     for path in list((ROOT / "flows").rglob("*.py")) + list((ROOT / "ui").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
-        if re.search(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[[^\]]+\](?!\s*=)", text) and path.name != "settings.py":
+        if (
+            re.search(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[[^\]]+\](?!\s*=)", text)
+            and path.name != "settings.py"
+        ):
             offenders.append(path.relative_to(ROOT).as_posix())
     assert not offenders, f"modules reading the environment directly: {offenders}"

@@ -43,11 +43,13 @@ def cleaned(day: date = DAY, **config: object) -> CleanResult:
 
 # --- determinism ------------------------------------------------------------------------------
 
+
 def test_same_date_seed_and_settings_give_byte_identical_files() -> None:
     assert day_bytes() == day_bytes()
-    assert hashlib.sha256(day_bytes(seed=7, transactions=800)).digest() == hashlib.sha256(
-        day_bytes(seed=7, transactions=800)
-    ).digest()
+    assert (
+        hashlib.sha256(day_bytes(seed=7, transactions=800)).digest()
+        == hashlib.sha256(day_bytes(seed=7, transactions=800)).digest()
+    )
 
 
 @pytest.mark.parametrize(
@@ -67,8 +69,9 @@ def test_another_date_seed_or_setting_gives_another_file(other: dict) -> None:
     assert day_bytes(day, **other) != day_bytes()
 
 
-@pytest.mark.parametrize("config", [{"defect_rate": 0.2}, *({"scenario": s} for s in SCENARIOS)],
-                         ids=["defect_rate", *SCENARIOS])
+@pytest.mark.parametrize(
+    "config", [{"defect_rate": 0.2}, *({"scenario": s} for s in SCENARIOS)], ids=["defect_rate", *SCENARIOS]
+)
 def test_defects_and_scenarios_are_deterministic_too(config: dict) -> None:
     assert day_bytes(**config) == day_bytes(**config)
 
@@ -81,6 +84,7 @@ def test_a_day_does_not_depend_on_which_days_were_generated_before() -> None:
 
 
 # --- shape of a day ---------------------------------------------------------------------------
+
 
 def test_a_default_day_is_500_clean_rows_of_the_contract() -> None:
     data = day_bytes()
@@ -160,6 +164,7 @@ def test_customers_named_by_transactions_exist_in_the_customer_feed() -> None:
 
 # --- the customer feed ------------------------------------------------------------------------
 
+
 def test_the_customer_feed_is_deterministic() -> None:
     first = to_csv_bytes(generate_customers(300, 42))
     assert first == to_csv_bytes(generate_customers(300, 42))
@@ -180,6 +185,7 @@ def test_the_customer_feed_has_one_row_per_customer_with_a_segment() -> None:
 
 
 # --- defects on demand ------------------------------------------------------------------------
+
 
 def test_no_defects_by_default() -> None:
     result = cleaned(transactions=5000)
@@ -233,6 +239,7 @@ def test_zero_transactions_is_a_header_only_file() -> None:
 
 
 # --- ranges -----------------------------------------------------------------------------------
+
 
 def test_days_between_includes_both_ends() -> None:
     assert days_between(date(2024, 2, 28), date(2024, 3, 1)) == [date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1)]

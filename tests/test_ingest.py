@@ -27,9 +27,16 @@ HEADER = ",".join(RAW_COLUMNS)
 
 def row(i: int = 1, **fields: str) -> str:
     values = {
-        "transaction_id": f"TXN-{i}", "transaction_ts": "2024-03-05T10:00:00Z", "customer_id": "CUST-000001",
-        "city": "Pune", "state": "Maharashtra", "channel": "UPI", "amount": "10.00", "status": "SUCCESS",
-        "processing_time_s": "1.200", **fields,
+        "transaction_id": f"TXN-{i}",
+        "transaction_ts": "2024-03-05T10:00:00Z",
+        "customer_id": "CUST-000001",
+        "city": "Pune",
+        "state": "Maharashtra",
+        "channel": "UPI",
+        "amount": "10.00",
+        "status": "SUCCESS",
+        "processing_time_s": "1.200",
+        **fields,
     }
     return ",".join(values[c] for c in RAW_COLUMNS)
 
@@ -68,8 +75,9 @@ NOT_A_CONTRACT_FILE = [
 ]
 
 
-@pytest.mark.parametrize("data, message", [(d, m) for _, d, m in NOT_A_CONTRACT_FILE],
-                         ids=[name for name, _, _ in NOT_A_CONTRACT_FILE])
+@pytest.mark.parametrize(
+    "data, message", [(d, m) for _, d, m in NOT_A_CONTRACT_FILE], ids=[name for name, _, _ in NOT_A_CONTRACT_FILE]
+)
 def test_a_file_that_is_not_the_contract_fails_with_one_clear_line(data: bytes, message: str) -> None:
     with pytest.raises(ContractError) as info:
         parse(data)
@@ -86,6 +94,7 @@ def test_the_wrong_delimiter_message_says_what_is_expected() -> None:
 
 
 # --- awkward but valid files -> every record read ---------------------------------------------------
+
 
 def test_header_only_gives_zero_records() -> None:
     records, bad, notes = parse(csv_bytes(HEADER))
@@ -167,6 +176,7 @@ def test_empty_fields_are_null() -> None:
 
 # --- malformed records: kept with their text and position, never lost -------------------------------
 
+
 def test_records_with_the_wrong_field_count_are_kept_as_malformed() -> None:
     data = csv_bytes(HEADER, row(1), "TXN-2,too,few", row(3), row(4) + ",one,too,many", row(5))
     records, bad, _ = parse(data)
@@ -199,6 +209,7 @@ def test_data_rows_in_another_delimiter_are_all_malformed_not_lost() -> None:
 
 # --- field values through the parser: what the transform makes of them -----------------------------
 
+
 @pytest.mark.parametrize(
     "line, reason",
     [
@@ -224,6 +235,7 @@ def test_bad_values_in_a_csv_are_quarantined_with_their_reason(line: str, reason
 
 
 # --- the raw zone: synthetic days, landed files and folders ----------------------------------------
+
 
 @pytest.fixture
 def lake(tmp_path: Path) -> DataLake:
@@ -288,10 +300,13 @@ def test_the_content_hash_changes_with_the_content(lake: DataLake, tmp_path: Pat
     assert read_raw_partition(lake, DAY, "x").sha256 != first
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p / "nowhere.csv", "does not exist"),
-    (lambda p: (p / "empty_folder").mkdir() or p / "empty_folder", "holds no .csv file"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "nowhere.csv", "does not exist"),
+        (lambda p: (p / "empty_folder").mkdir() or p / "empty_folder", "holds no .csv file"),
+    ],
+)
 def test_an_input_that_holds_no_file_fails_clearly(lake: DataLake, tmp_path: Path, make, message: str) -> None:
     with pytest.raises(ContractError, match=message):
         land_files(lake, DAY, str(make(tmp_path)))

@@ -18,8 +18,14 @@ DAY = date(2024, 3, 5)
 
 def _row(i: int, **overrides: str) -> dict[str, str]:
     row = {
-        "transaction_id": f"L-{i:05d}", "transaction_ts": f"2024-03-05T10:{i % 60:02d}:00Z", "customer_id": f"C{i % 7}",
-        "city": "Pune", "state": "Maharashtra", "channel": "UPI", "amount": f"{100 + i}.50", "status": "SUCCESS",
+        "transaction_id": f"L-{i:05d}",
+        "transaction_ts": f"2024-03-05T10:{i % 60:02d}:00Z",
+        "customer_id": f"C{i % 7}",
+        "city": "Pune",
+        "state": "Maharashtra",
+        "channel": "UPI",
+        "amount": f"{100 + i}.50",
+        "status": "SUCCESS",
         "processing_time_s": "1.250",
     }
     row.update(overrides)
@@ -34,8 +40,12 @@ def wh(settings: Settings) -> sa.Engine:
 def _day_counts(engine: sa.Engine, day: date) -> tuple[int, int, dict]:
     key = int(day.strftime("%Y%m%d"))
     with engine.connect() as conn:
-        facts = conn.exec_driver_sql("SELECT count(*) FROM fact_transactions WHERE date_key = %(k)s", {"k": key}).scalar()
-        quarantined = conn.exec_driver_sql("SELECT count(*) FROM quarantine_rows WHERE run_date = %(d)s", {"d": day}).scalar()
+        facts = conn.exec_driver_sql(
+            "SELECT count(*) FROM fact_transactions WHERE date_key = %(k)s", {"k": key}
+        ).scalar()
+        quarantined = conn.exec_driver_sql(
+            "SELECT count(*) FROM quarantine_rows WHERE run_date = %(d)s", {"d": day}
+        ).scalar()
         audit = conn.exec_driver_sql("SELECT * FROM load_audit WHERE run_date = %(d)s", {"d": day}).mappings().one()
     return facts, quarantined, dict(audit)
 
@@ -89,11 +99,19 @@ def test_landed_file_with_bad_rows_loads_the_good_ones_and_reconciles(
     facts, quarantined, audit = _day_counts(wh, DAY)
     assert facts == 20
     assert quarantined == 6
-    assert audit["rows_received"] == len(rows) == audit["rows_loaded"] + audit["rows_quarantined"] + audit["duplicates_dropped"]
+    assert (
+        audit["rows_received"]
+        == len(rows)
+        == audit["rows_loaded"] + audit["rows_quarantined"] + audit["duplicates_dropped"]
+    )
     assert audit["duplicates_dropped"] == 1
     assert audit["quarantine_reasons"] == {
-        "amount_not_positive": 1, "missing_transaction_id": 1, "unknown_status": 1, "unknown_channel": 1,
-        "timestamp_outside_day": 1, "duplicate_transaction_id": 1,
+        "amount_not_positive": 1,
+        "missing_transaction_id": 1,
+        "unknown_status": 1,
+        "unknown_channel": 1,
+        "timestamp_outside_day": 1,
+        "duplicate_transaction_id": 1,
     }
     assert outcome["rows_quarantined"] == 6
     with wh.connect() as conn:
@@ -101,7 +119,9 @@ def test_landed_file_with_bad_rows_loads_the_good_ones_and_reconciles(
     assert str(amount) == "999.99"
 
 
-def test_backfill_loads_every_day_with_one_task_run_per_day(prefect_api: None, settings: Settings, wh: sa.Engine) -> None:
+def test_backfill_loads_every_day_with_one_task_run_per_day(
+    prefect_api: None, settings: Settings, wh: sa.Engine
+) -> None:
     import asyncio
 
     from prefect.client.orchestration import get_client

@@ -41,7 +41,9 @@ def _dq(engine: sa.Engine, day: date) -> dict[tuple[str, str], tuple[bool, str]]
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
 
-def test_a_clean_day_passes_every_suite_and_its_history_is_recorded(prefect_api: None, gated_settings: Settings) -> None:
+def test_a_clean_day_passes_every_suite_and_its_history_is_recorded(
+    prefect_api: None, gated_settings: Settings
+) -> None:
     from flows.pipeline import daily_pipeline
 
     outcome = daily_pipeline(run_date=DAY)
@@ -122,8 +124,13 @@ def test_bap_docs_builds_and_serves_the_days_validations(prefect_api: None, gate
     daily_pipeline(run_date=DAY)
     port = _free_port()
     env = dict(os.environ)
-    process = subprocess.Popen([sys.executable, "-m", "flows.cli", "docs", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "docs", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:

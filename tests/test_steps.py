@@ -29,8 +29,15 @@ OTHER_DAY = date(2024, 3, 4)
 
 def line(tx: str, amount: str = "10.00", day: date = DAY, **fields: str) -> str:
     values = {
-        "transaction_id": tx, "transaction_ts": f"{day}T10:00:00Z", "customer_id": "CUST-000001", "city": "Pune",
-        "state": "Maharashtra", "channel": "UPI", "amount": amount, "status": "SUCCESS", "processing_time_s": "1.5",
+        "transaction_id": tx,
+        "transaction_ts": f"{day}T10:00:00Z",
+        "customer_id": "CUST-000001",
+        "city": "Pune",
+        "state": "Maharashtra",
+        "channel": "UPI",
+        "amount": amount,
+        "status": "SUCCESS",
+        "processing_time_s": "1.5",
         **fields,
     }
     return ",".join(values[c] for c in RAW_COLUMNS)
@@ -41,8 +48,15 @@ def landed(path: Path, *lines: str) -> str:
     return str(path)
 
 
-ACCOUNTING = ("status", "content_sha256", "rows_received", "rows_loaded", "rows_quarantined", "quarantine_reasons",
-              "duplicates_dropped")
+ACCOUNTING = (
+    "status",
+    "content_sha256",
+    "rows_received",
+    "rows_loaded",
+    "rows_quarantined",
+    "quarantine_reasons",
+    "duplicates_dropped",
+)
 
 
 def snapshot(engine: sa.Engine, day: date) -> dict[str, Any]:
@@ -57,9 +71,11 @@ def snapshot(engine: sa.Engine, day: date) -> dict[str, Any]:
             " WHERE run_date = %(d)s ORDER BY 1, 2",
             {"d": day},
         ).all()
-        audit = conn.exec_driver_sql(
-            f"SELECT {', '.join(ACCOUNTING)} FROM load_audit WHERE run_date = %(d)s", {"d": day}
-        ).mappings().first()
+        audit = (
+            conn.exec_driver_sql(f"SELECT {', '.join(ACCOUNTING)} FROM load_audit WHERE run_date = %(d)s", {"d": day})
+            .mappings()
+            .first()
+        )
     return {
         "checksum": fact_checksum(engine, day, day),
         "facts": [tuple(r) for r in facts],
@@ -71,11 +87,15 @@ def snapshot(engine: sa.Engine, day: date) -> dict[str, Any]:
 def last_attempt(engine: sa.Engine, day: date) -> dict[str, Any]:
     """The day's latest attempt (load_runs is the append-only history behind load_audit)."""
     with engine.connect() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT status, source, content_sha256, message FROM load_runs"
-            " WHERE run_date = %(d)s ORDER BY id DESC LIMIT 1",
-            {"d": day},
-        ).mappings().first()
+        row = (
+            conn.exec_driver_sql(
+                "SELECT status, source, content_sha256, message FROM load_runs"
+                " WHERE run_date = %(d)s ORDER BY id DESC LIMIT 1",
+                {"d": day},
+            )
+            .mappings()
+            .first()
+        )
     return dict(row)
 
 
@@ -120,19 +140,36 @@ def test_a_changed_source_replaces_the_day_exactly(settings: Settings, tmp_path:
     run_day(settings, OTHER_DAY, input_path=landed(tmp_path / "other.csv", line("X-1", day=OTHER_DAY)))
     other_before = snapshot(engine, OTHER_DAY)
 
-    run_day(settings, DAY, input_path=landed(
-        tmp_path / "v1.csv", line("A"), line("B", "20.00"), line("C"), line("BAD-1", "-1"), line("BAD-2", "abc"),
-    ))
+    run_day(
+        settings,
+        DAY,
+        input_path=landed(
+            tmp_path / "v1.csv",
+            line("A"),
+            line("B", "20.00"),
+            line("C"),
+            line("BAD-1", "-1"),
+            line("BAD-2", "abc"),
+        ),
+    )
     v1 = snapshot(engine, DAY)
     assert [f[0] for f in v1["facts"]] == ["A", "B", "C"]
     assert sorted(q[2] for q in v1["quarantine"]) == ["amount_not_positive", "invalid_amount"]
 
-    outcome = run_day(settings, DAY, input_path=landed(
-        tmp_path / "v2.csv", line("B", "25.50", status="FAILED"), line("D"), line("BAD-3", channel="Cash"),
-    ))
+    outcome = run_day(
+        settings,
+        DAY,
+        input_path=landed(
+            tmp_path / "v2.csv",
+            line("B", "25.50", status="FAILED"),
+            line("D"),
+            line("BAD-3", channel="Cash"),
+        ),
+    )
     v2 = snapshot(engine, DAY)
-    assert v2["facts"] == [("B", Decimal("25.50"), "FAILED"), ("D", Decimal("10.00"), "SUCCESS")], \
+    assert v2["facts"] == [("B", Decimal("25.50"), "FAILED"), ("D", Decimal("10.00"), "SUCCESS")], (
         "A and C left the source, so they left the warehouse; B carries its new content"
+    )
     assert [(q[2], q[3]) for q in v2["quarantine"]] == [("unknown_channel", "BAD-3")], "quarantine replaced"
     assert v2["audit"]["quarantine_reasons"] == {"unknown_channel": 1}
     assert v2["audit"]["content_sha256"] != v1["audit"]["content_sha256"]
@@ -192,9 +229,18 @@ def test_a_bad_landing_keeps_the_last_good_state_of_the_day(settings: Settings, 
 
 
 def test_the_day_writes_processed_and_quarantine_parquet(settings: Settings, tmp_path: Path) -> None:
-    outcome = run_day(settings, DAY, input_path=landed(
-        tmp_path / "in.csv", line("P-1"), line("P-2"), line("P-2"), line("P-3", status="MAYBE"), "broken,row",
-    ))
+    outcome = run_day(
+        settings,
+        DAY,
+        input_path=landed(
+            tmp_path / "in.csv",
+            line("P-1"),
+            line("P-2"),
+            line("P-2"),
+            line("P-3", status="MAYBE"),
+            "broken,row",
+        ),
+    )
     lake = lake_of(settings)
     processed = pq.read_table(lake.processed_path(DAY))
     rejected = pq.read_table(lake.quarantine_path(DAY))

@@ -8,7 +8,7 @@ each rejected row carries, and that received = processed + quarantined + duplica
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pyarrow as pa
@@ -47,8 +47,12 @@ def records(*rows: dict[str, str | None], source_file: str = "transactions.csv")
 def malformed(*texts: str, first_row: int = 1) -> pa.Table:
     return pa.Table.from_pylist(
         [
-            {"source_file": "transactions.csv", "source_row": first_row + i, "raw_text": t,
-             "reason": "malformed_record"}
+            {
+                "source_file": "transactions.csv",
+                "source_row": first_row + i,
+                "raw_text": t,
+                "reason": "malformed_record",
+            }
             for i, t in enumerate(texts)
         ],
         schema=MALFORMED_SCHEMA,
@@ -62,9 +66,9 @@ def clean(*rows: dict[str, str | None], bad: pa.Table | None = None, day: date =
 
 
 def assert_reconciles(result: CleanResult) -> None:
-    assert result.rows_received == (
-        result.processed.num_rows + result.rejected.num_rows + result.duplicates_dropped
-    ), "rows received != processed + quarantined + duplicates"
+    assert result.rows_received == (result.processed.num_rows + result.rejected.num_rows + result.duplicates_dropped), (
+        "rows received != processed + quarantined + duplicates"
+    )
     assert result.reconciles
 
 
@@ -126,9 +130,7 @@ FIELD_RULES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "reason, bad_fields", FIELD_RULES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(FIELD_RULES)]
-)
+@pytest.mark.parametrize("reason, bad_fields", FIELD_RULES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(FIELD_RULES)])
 def test_a_row_breaking_a_field_rule_is_quarantined_with_its_reason(reason: str, bad_fields: dict) -> None:
     result = clean({}, bad_fields)
     assert reasons(result) == [reason]
@@ -238,7 +240,7 @@ def test_revenue_is_exact_and_rounded_half_up(channel: str, amount: str, status:
 @pytest.mark.parametrize("channel", list(CHANNELS))
 def test_revenue_matches_decimal_arithmetic_for_many_amounts(channel: str) -> None:
     rng = random.Random(7)
-    amounts = [f"{rng.randrange(1, 10**rng.randint(1, 12))/100:.2f}" for _ in range(2000)]
+    amounts = [f"{rng.randrange(1, 10 ** rng.randint(1, 12)) / 100:.2f}" for _ in range(2000)]
     amounts = [a for a in amounts if Decimal(a) > 0]
     result = clean(*({"channel": channel, "amount": a} for a in amounts))
     fee = CHANNELS[channel][1]
@@ -249,14 +251,23 @@ def test_revenue_matches_decimal_arithmetic_for_many_amounts(channel: str) -> No
 
 @pytest.mark.parametrize(
     "text, amount",
-    [("10", "10.00"), ("+5", "5.00"), (".5", "0.50"), ("10.", "10.00"), ("0.1", "0.10"), (" 12.5 ", "12.50"),
-     ("007.00", "7.00"), ("0000000000012.34", "12.34")],
+    [
+        ("10", "10.00"),
+        ("+5", "5.00"),
+        (".5", "0.50"),
+        ("10.", "10.00"),
+        ("0.1", "0.10"),
+        (" 12.5 ", "12.50"),
+        ("007.00", "7.00"),
+        ("0000000000012.34", "12.34"),
+    ],
 )
 def test_amount_text_forms_parse_exactly(text: str, amount: str) -> None:
     assert clean({"amount": text}).processed.column("amount").to_pylist() == [Decimal(amount)]
 
 
 # --- duplicates ----------------------------------------------------------------------------------
+
 
 def test_exact_duplicates_are_dropped_and_counted() -> None:
     result = clean({"transaction_id": "A"}, {"transaction_id": "A"}, {"transaction_id": "B"}, {"transaction_id": "A"})
@@ -277,15 +288,22 @@ def test_exact_duplicates_of_a_bad_row_are_dropped_once_and_quarantined_once() -
     [
         # same id, different content: the last VALID record in file order wins
         ([{"amount": "10.00"}, {"amount": "20.00"}], "20.00", [(1, "duplicate_transaction_id")]),
-        ([{"amount": "10.00"}, {"amount": "20.00"}, {"amount": "30.00"}], "30.00",
-         [(1, "duplicate_transaction_id"), (2, "duplicate_transaction_id")]),
+        (
+            [{"amount": "10.00"}, {"amount": "20.00"}, {"amount": "30.00"}],
+            "30.00",
+            [(1, "duplicate_transaction_id"), (2, "duplicate_transaction_id")],
+        ),
         ([{"amount": "10.00"}, {"amount": "-20.00"}], "10.00", [(2, "amount_not_positive")]),
-        ([{"amount": "10.00", "status": "SUCCESS"}, {"amount": "10.00", "status": " success "}], "10.00",
-         [(1, "duplicate_transaction_id")]),
+        (
+            [{"amount": "10.00", "status": "SUCCESS"}, {"amount": "10.00", "status": " success "}],
+            "10.00",
+            [(1, "duplicate_transaction_id")],
+        ),
     ],
 )
-def test_repeated_transaction_id_last_valid_record_wins(versions: list[dict], winner_amount: str,
-                                                        quarantined: list[tuple[int, str]]) -> None:
+def test_repeated_transaction_id_last_valid_record_wins(
+    versions: list[dict], winner_amount: str, quarantined: list[tuple[int, str]]
+) -> None:
     result = clean(*({"transaction_id": "T-9", **v} for v in versions))
     assert result.processed.column("transaction_id").to_pylist() == ["T-9"]
     assert result.processed.column("amount").to_pylist() == [Decimal(winner_amount)]
@@ -303,10 +321,17 @@ def test_ids_that_differ_only_by_surrounding_blanks_are_the_same_transaction() -
 
 # --- normalisation -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "text, status",
-    [("SUCCESS", "SUCCESS"), ("success", "SUCCESS"), (" Success ", "SUCCESS"), ("failed", "FAILED"),
-     ("FAILED\t", "FAILED"), (" FaIlEd", "FAILED")],
+    [
+        ("SUCCESS", "SUCCESS"),
+        ("success", "SUCCESS"),
+        (" Success ", "SUCCESS"),
+        ("failed", "FAILED"),
+        ("FAILED\t", "FAILED"),
+        (" FaIlEd", "FAILED"),
+    ],
 )
 def test_status_case_and_blanks_are_normalised(text: str, status: str) -> None:
     assert clean({"status": text}).processed.column("status").to_pylist() == [status]
@@ -315,14 +340,14 @@ def test_status_case_and_blanks_are_normalised(text: str, status: str) -> None:
 @pytest.mark.parametrize(
     "text, utc",
     [
-        ("2024-03-05T10:00:00Z", datetime(2024, 3, 5, 10, 0, tzinfo=timezone.utc)),
-        ("2024-03-05T10:00:00", datetime(2024, 3, 5, 10, 0, tzinfo=timezone.utc)),  # no offset = UTC
-        ("2024-03-05 10:00", datetime(2024, 3, 5, 10, 0, tzinfo=timezone.utc)),
-        ("2024-03-05T10:00:00+05:30", datetime(2024, 3, 5, 4, 30, tzinfo=timezone.utc)),
-        ("2024-03-05T10:00:00+0530", datetime(2024, 3, 5, 4, 30, tzinfo=timezone.utc)),
-        ("2024-03-06T01:00:00+02:00", datetime(2024, 3, 5, 23, 0, tzinfo=timezone.utc)),
-        ("2024-03-04T22:00:00-03:00", datetime(2024, 3, 5, 1, 0, tzinfo=timezone.utc)),
-        ("2024-03-05T10:00:00.123456Z", datetime(2024, 3, 5, 10, 0, 0, 123456, tzinfo=timezone.utc)),
+        ("2024-03-05T10:00:00Z", datetime(2024, 3, 5, 10, 0, tzinfo=UTC)),
+        ("2024-03-05T10:00:00", datetime(2024, 3, 5, 10, 0, tzinfo=UTC)),  # no offset = UTC
+        ("2024-03-05 10:00", datetime(2024, 3, 5, 10, 0, tzinfo=UTC)),
+        ("2024-03-05T10:00:00+05:30", datetime(2024, 3, 5, 4, 30, tzinfo=UTC)),
+        ("2024-03-05T10:00:00+0530", datetime(2024, 3, 5, 4, 30, tzinfo=UTC)),
+        ("2024-03-06T01:00:00+02:00", datetime(2024, 3, 5, 23, 0, tzinfo=UTC)),
+        ("2024-03-04T22:00:00-03:00", datetime(2024, 3, 5, 1, 0, tzinfo=UTC)),
+        ("2024-03-05T10:00:00.123456Z", datetime(2024, 3, 5, 10, 0, 0, 123456, tzinfo=UTC)),
     ],
 )
 def test_timestamps_with_offsets_are_converted_to_utc_and_kept_when_inside_the_day(text: str, utc: datetime) -> None:
@@ -355,6 +380,7 @@ def test_a_state_outside_the_reference_list_lands_in_region_unknown() -> None:
 
 # --- accounting ----------------------------------------------------------------------------------
 
+
 def test_an_empty_day_reconciles_to_zero() -> None:
     result = clean()
     counts = (result.rows_received, result.processed.num_rows, result.rejected.num_rows, result.duplicates_dropped)
@@ -369,8 +395,10 @@ def test_a_day_where_every_row_is_bad_reconciles() -> None:
 
 def test_a_mixed_day_reconciles_and_counts_each_reason() -> None:
     rows = [
-        {"transaction_id": "A"}, {"transaction_id": "A"},                     # exact duplicate
-        {"transaction_id": "B", "amount": "1.00"}, {"transaction_id": "B", "amount": "2.00"},  # id repeated
+        {"transaction_id": "A"},
+        {"transaction_id": "A"},  # exact duplicate
+        {"transaction_id": "B", "amount": "1.00"},
+        {"transaction_id": "B", "amount": "2.00"},  # id repeated
         {"transaction_id": "C", "amount": "abc"},
         {"transaction_id": "D", "status": "pending"},
         {"transaction_id": "E"},
@@ -380,7 +408,10 @@ def test_a_mixed_day_reconciles_and_counts_each_reason() -> None:
     assert result.processed.column("transaction_id").to_pylist() == ["A", "B", "E"]
     assert result.duplicates_dropped == 1
     assert result.quarantine_reasons == {
-        "duplicate_transaction_id": 1, "invalid_amount": 1, "malformed_record": 1, "unknown_status": 1,
+        "duplicate_transaction_id": 1,
+        "invalid_amount": 1,
+        "malformed_record": 1,
+        "unknown_status": 1,
     }
 
 

@@ -280,8 +280,11 @@ class Dashboard:
             empty = pd.DataFrame()
             return (
                 message,
-                charts.empty_figure("Expectations passed per suite", "No quality history yet",
-                                    "It appears after the first validated load."),
+                charts.empty_figure(
+                    "Expectations passed per suite",
+                    "No quality history yet",
+                    "It appears after the first validated load.",
+                ),
                 empty,
                 gr.update(choices=[], value=None),
                 empty,
@@ -293,7 +296,9 @@ class Dashboard:
         reasons, rows = self._quarantine(chosen)
         failures = report.failures.copy()
         if not failures.empty:
-            failures["validated_at"] = pd.to_datetime(failures["validated_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
+            failures["validated_at"] = pd.to_datetime(failures["validated_at"], utc=True).dt.strftime(
+                "%Y-%m-%d %H:%M UTC"
+            )
         failures = failures.rename(columns=FAILURE_HEADERS)
         message = "" if choices else cards.notice_html("No quarantined rows recorded.")
         return (
@@ -325,8 +330,10 @@ def _warehouse_errors() -> Iterator[None]:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError, WarehouseUnavailable) as exc:
         log.warning("dashboard query failed", extra={"error": str(exc).splitlines()[0]})
-        raise gr.Error("The warehouse cannot be reached right now; the dashboard retries on its next refresh.",
-                       print_exception=False) from None
+        raise gr.Error(
+            "The warehouse cannot be reached right now; the dashboard retries on its next refresh.",
+            print_exception=False,
+        ) from None
 
 
 def _dropdown(options: list[str], value: str | None) -> dict[str, Any]:
@@ -334,22 +341,50 @@ def _dropdown(options: list[str], value: str | None) -> dict[str, Any]:
 
 
 FAILURE_HEADERS: Final[dict[str, str]] = {
-    "run_date": "Day", "suite": "Suite", "expectation": "Expectation", "severity": "Severity",
-    "unexpected_count": "Unexpected", "element_count": "Checked", "observed_value": "Observed",
+    "run_date": "Day",
+    "suite": "Suite",
+    "expectation": "Expectation",
+    "severity": "Severity",
+    "unexpected_count": "Unexpected",
+    "element_count": "Checked",
+    "observed_value": "Observed",
     "validated_at": "Validated",
 }
 REASON_HEADERS: Final[dict[str, str]] = {"reject_reason": "Reason", "row_count": "Rows"}
 QUARANTINE_HEADERS: Final[dict[str, str]] = {
-    "source_file": "File", "source_row": "Record", "reject_reason": "Reason", "transaction_id": "Transaction",
+    "source_file": "File",
+    "source_row": "Record",
+    "reject_reason": "Reason",
+    "transaction_id": "Transaction",
     "raw_record": "Raw record",
 }
 OUTPUT_NAMES: Final[tuple[str, ...]] = (
-    "preset", "start", "end", "region", "state", "city", "channel", "segment", "header", "selection", "kpis",
-    "trend_revenue", "trend_failure_rate", "trend_avg_processing_s", "compare_failure_rate",
-    "compare_avg_processing_s", "daily_table", "csv",
+    "preset",
+    "start",
+    "end",
+    "region",
+    "state",
+    "city",
+    "channel",
+    "segment",
+    "header",
+    "selection",
+    "kpis",
+    "trend_revenue",
+    "trend_failure_rate",
+    "trend_avg_processing_s",
+    "compare_failure_rate",
+    "compare_avg_processing_s",
+    "daily_table",
+    "csv",
 )
 QUALITY_OUTPUT_NAMES: Final[tuple[str, ...]] = (
-    "quality_message", "pass_rate", "failures", "quarantine_day", "quarantine_reasons", "quarantine_rows",
+    "quality_message",
+    "pass_rate",
+    "failures",
+    "quarantine_day",
+    "quarantine_reasons",
+    "quarantine_rows",
 )
 
 
@@ -374,60 +409,77 @@ def build_app(
     channels, segments = [ALL, *queries.channels()], [ALL, *queries.segments()]
     with gr.Blocks(title="Transactions analytics · batch-analytics-platform", fill_width=True) as demo:
         c: dict[str, Any] = {}
-        c["header"] = gr.HTML(cards.header_html(queries.freshness(), data_docs_url=None, data_docs_ready=False),
-                              elem_classes="bap-bare")
+        c["header"] = gr.HTML(
+            cards.header_html(queries.freshness(), data_docs_url=None, data_docs_ready=False), elem_classes="bap-bare"
+        )
         if queries.notice:
             gr.HTML(cards.notice_html(queries.notice), elem_classes="bap-bare", elem_id="bap-reader-notice")
         with gr.Row(equal_height=True, elem_classes="bap-filters"):
-            c["preset"] = gr.Dropdown([*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Period", min_width=210,
-                                      elem_id="f-preset")
-            c["start"] = gr.DateTime(include_time=False, type="string", label="From", min_width=210,
-                                     elem_id="f-start")
+            c["preset"] = gr.Dropdown(
+                [*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Period", min_width=210, elem_id="f-preset"
+            )
+            c["start"] = gr.DateTime(include_time=False, type="string", label="From", min_width=210, elem_id="f-start")
             c["end"] = gr.DateTime(include_time=False, type="string", label="To", min_width=210, elem_id="f-end")
         with gr.Row(equal_height=True, elem_classes="bap-filters"):
             c["region"] = gr.Dropdown(regions, value=ALL, label="Region", min_width=150, elem_id="f-region")
             c["state"] = gr.Dropdown(states, value=ALL, label="State", min_width=150, elem_id="f-state")
             c["city"] = gr.Dropdown(cities, value=ALL, label="City", min_width=150, elem_id="f-city")
             c["channel"] = gr.Dropdown(channels, value=ALL, label="Channel", min_width=150, elem_id="f-channel")
-            c["segment"] = gr.Dropdown(segments, value=ALL, label="Customer segment", min_width=150,
-                                       elem_id="f-segment")
+            c["segment"] = gr.Dropdown(
+                segments, value=ALL, label="Customer segment", min_width=150, elem_id="f-segment"
+            )
         with gr.Row(equal_height=True, elem_classes="bap-toolbar"):
             c["selection"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-selection", scale=1, min_width=260)
-            refresh = gr.Button("↻ Refresh", variant="secondary", size="sm", min_width=100, scale=0,
-                                elem_id="f-refresh")
-            c["csv"] = gr.DownloadButton("⇩ CSV", variant="secondary", size="sm", min_width=90, scale=0,
-                                         elem_id="bap-csv")
+            refresh = gr.Button(
+                "↻ Refresh", variant="secondary", size="sm", min_width=100, scale=0, elem_id="f-refresh"
+            )
+            c["csv"] = gr.DownloadButton(
+                "⇩ CSV", variant="secondary", size="sm", min_width=90, scale=0, elem_id="bap-csv"
+            )
         c["kpis"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-kpis")
         with gr.Tabs():
             with gr.Tab("Overview", id="overview"):
                 c["trend_revenue"] = gr.Plot(show_label=False, elem_classes="bap-chart", elem_id="chart-trend-revenue")
                 with gr.Row(equal_height=True):
-                    c["trend_failure_rate"] = gr.Plot(show_label=False, elem_classes="bap-chart", min_width=320,
-                                                      elem_id="chart-trend-failure")
-                    c["trend_avg_processing_s"] = gr.Plot(show_label=False, elem_classes="bap-chart", min_width=320,
-                                                          elem_id="chart-trend-processing")
+                    c["trend_failure_rate"] = gr.Plot(
+                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-trend-failure"
+                    )
+                    c["trend_avg_processing_s"] = gr.Plot(
+                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-trend-processing"
+                    )
                 with gr.Row(equal_height=True):
-                    c["compare_failure_rate"] = gr.Plot(show_label=False, elem_classes="bap-chart", min_width=320,
-                                                        elem_id="chart-compare-failure")
-                    c["compare_avg_processing_s"] = gr.Plot(show_label=False, elem_classes="bap-chart", min_width=320,
-                                                            elem_id="chart-compare-processing")
+                    c["compare_failure_rate"] = gr.Plot(
+                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-compare-failure"
+                    )
+                    c["compare_avg_processing_s"] = gr.Plot(
+                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-compare-processing"
+                    )
                 with gr.Accordion("Daily table", open=False, elem_id="bap-daily"):
-                    c["daily_table"] = gr.Dataframe(interactive=False, max_height=420, elem_classes="bap-table",
-                                                    show_label=False)
+                    c["daily_table"] = gr.Dataframe(
+                        interactive=False, max_height=420, elem_classes="bap-table", show_label=False
+                    )
             with gr.Tab("Quality", id="quality"):
                 c["quality_message"] = gr.HTML(elem_classes="bap-bare")
                 c["pass_rate"] = gr.Plot(show_label=False, elem_classes="bap-chart", elem_id="chart-pass-rate")
                 gr.HTML('<div class="bap-section-title">Latest failed expectations</div>', elem_classes="bap-bare")
-                c["failures"] = gr.Dataframe(interactive=False, max_height=360, elem_classes="bap-table",
-                                             show_label=False)
+                c["failures"] = gr.Dataframe(
+                    interactive=False, max_height=360, elem_classes="bap-table", show_label=False
+                )
                 gr.HTML('<div class="bap-section-title">Quarantined rows</div>', elem_classes="bap-bare")
                 with gr.Row(elem_classes="bap-filters"):
                     c["quarantine_day"] = gr.Dropdown([], label="Day", min_width=200, elem_id="q-day")
                 with gr.Row():
-                    c["quarantine_reasons"] = gr.Dataframe(interactive=False, max_height=260, scale=1,
-                                                           elem_classes="bap-table", show_label=False)
-                    c["quarantine_rows"] = gr.Dataframe(interactive=False, max_height=360, scale=3, wrap=True,
-                                                        elem_classes="bap-table", show_label=False)
+                    c["quarantine_reasons"] = gr.Dataframe(
+                        interactive=False, max_height=260, scale=1, elem_classes="bap-table", show_label=False
+                    )
+                    c["quarantine_rows"] = gr.Dataframe(
+                        interactive=False,
+                        max_height=360,
+                        scale=3,
+                        wrap=True,
+                        elem_classes="bap-table",
+                        show_label=False,
+                    )
         timer = gr.Timer(refresh_s)
 
         inputs = [c[n] for n in ("preset", "start", "end", "region", "state", "city", "channel", "segment")]
@@ -435,22 +487,59 @@ def build_app(
         quality_in = [c["preset"], c["start"], c["end"], c["quarantine_day"]]
         quality_out = [c[n] for n in QUALITY_OUTPUT_NAMES]
         common = dict(concurrency_limit=_CONCURRENCY, concurrency_id="warehouse")
-        gr.on([demo.load, timer.tick], dash.on_load, inputs=inputs, outputs=outputs, api_visibility="private",
-              show_progress="hidden", trigger_mode="always_last", **common)
         gr.on(
-            [c["start"].change, c["end"].change, c["region"].input, c["state"].input, c["city"].input,
-             c["channel"].input, c["segment"].input, refresh.click],
-            dash.on_filters, inputs=inputs, outputs=outputs, api_name="filters", show_progress="minimal",
-            trigger_mode="always_last", **common,
+            [demo.load, timer.tick],
+            dash.on_load,
+            inputs=inputs,
+            outputs=outputs,
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="always_last",
+            **common,
         )
-        c["preset"].input(dash.on_preset, inputs=[c["preset"], c["start"], c["end"]], outputs=[c["start"], c["end"]],
-                          api_visibility="private", show_progress="hidden")
-        gr.on([demo.load, timer.tick, c["start"].change, c["end"].change], dash.on_quality, inputs=quality_in,
-              outputs=quality_out, api_visibility="private", show_progress="hidden", trigger_mode="always_last",
-              **common)
-        c["quarantine_day"].input(dash.on_quarantine_day, inputs=[c["quarantine_day"]],
-                                  outputs=[c["quarantine_reasons"], c["quarantine_rows"]], api_visibility="private",
-                                  **common)
+        gr.on(
+            [
+                c["start"].change,
+                c["end"].change,
+                c["region"].input,
+                c["state"].input,
+                c["city"].input,
+                c["channel"].input,
+                c["segment"].input,
+                refresh.click,
+            ],
+            dash.on_filters,
+            inputs=inputs,
+            outputs=outputs,
+            api_name="filters",
+            show_progress="minimal",
+            trigger_mode="always_last",
+            **common,
+        )
+        c["preset"].input(
+            dash.on_preset,
+            inputs=[c["preset"], c["start"], c["end"]],
+            outputs=[c["start"], c["end"]],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+        gr.on(
+            [demo.load, timer.tick, c["start"].change, c["end"].change],
+            dash.on_quality,
+            inputs=quality_in,
+            outputs=quality_out,
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="always_last",
+            **common,
+        )
+        c["quarantine_day"].input(
+            dash.on_quarantine_day,
+            inputs=[c["quarantine_day"]],
+            outputs=[c["quarantine_reasons"], c["quarantine_rows"]],
+            api_visibility="private",
+            **common,
+        )
     demo.queue(default_concurrency_limit=_CONCURRENCY)
     demo.dashboard = dash  # type: ignore[attr-defined]  # for tests and tooling
     return demo
@@ -512,7 +601,9 @@ class ProtectedStatic:
         ok_password = secrets.compare_digest(password.encode(), self.credentials[1].encode())
         return ok_user and ok_password
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Awaitable[None]]) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Awaitable[None]]
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -543,7 +634,9 @@ class DataDocsFiles:
         self.directory = directory
         self.files = StaticFiles(directory=str(directory), html=True, check_dir=False)
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Awaitable[None]]) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Awaitable[None]]
+    ) -> None:
         if scope["type"] == "http" and not self.directory.is_dir():
             from starlette.responses import HTMLResponse
 

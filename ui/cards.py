@@ -7,7 +7,7 @@ values in data- attributes (`data-kpi`, `data-value`, `data-previous`) for tests
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html import escape
 from typing import Final
 
@@ -129,7 +129,7 @@ def kpi_cards_html(view: DashboardView) -> str:
             f'<div class="kpi-value" title="{escape(_exact(key, value))}">{escape(format_value(key, value))}</div>'
             f'<div class="kpi-foot"><div class="kpi-delta" title="{escape(delta_title)}">'
             f'<span class="chg {tone}">{escape(format_change(key, change))}</span>'
-            f"<span class=\"vs\">vs previous {days} day{'s' if days != 1 else ''}</span></div>{spark}</div>"
+            f'<span class="vs">vs previous {days} day{"s" if days != 1 else ""}</span></div>{spark}</div>'
             f"</div>"
         )
     return f'<div class="kpi-grid" data-empty="{str(view.empty).lower()}">{"".join(cards)}</div>'
@@ -150,7 +150,7 @@ def _exact(metric: str, value: float | None) -> str:
 def _when(ts: datetime | None) -> str:
     if ts is None:
         return "—"
-    return ts.astimezone(timezone.utc).strftime("%d %b %Y %H:%M UTC")
+    return ts.astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
 
 
 def header_html(fresh: Freshness, *, data_docs_url: str | None, data_docs_ready: bool) -> str:
@@ -213,17 +213,31 @@ def daily_table(view: DashboardView) -> pd.DataFrame:
     """The daily table shown under the charts (the CSV export has the same rows, more digits)."""
     d = view.daily
     if d.empty:
-        return pd.DataFrame(columns=["Date", "Transactions", "Failure rate", "Revenue", "Avg processing",
-                                     "Revenue 7d avg", "Failure rate 7d", "Processing 7d"])
-    return pd.DataFrame(
-        {
-            "Date": d["date"].dt.strftime("%Y-%m-%d"),
-            "Transactions": d["txn_count"].astype("int64").map("{:,}".format),
-            "Failure rate": d["failure_rate"].map(lambda v: format_value("failure_rate", finite(v))),
-            "Revenue": d["revenue"].map(lambda v: f"₹{v:,.2f}"),
-            "Avg processing": d["avg_processing_s"].map(lambda v: format_value("avg_processing_s", finite(v))),
-            "Revenue 7d avg": d["revenue_ma7"].map(lambda v: f"₹{v:,.2f}"),
-            "Failure rate 7d": d["failure_rate_ma7"].map(lambda v: format_value("failure_rate", finite(v))),
-            "Processing 7d": d["avg_processing_s_ma7"].map(lambda v: format_value("avg_processing_s", finite(v))),
-        }
-    ).iloc[::-1].reset_index(drop=True)
+        return pd.DataFrame(
+            columns=[
+                "Date",
+                "Transactions",
+                "Failure rate",
+                "Revenue",
+                "Avg processing",
+                "Revenue 7d avg",
+                "Failure rate 7d",
+                "Processing 7d",
+            ]
+        )
+    return (
+        pd.DataFrame(
+            {
+                "Date": d["date"].dt.strftime("%Y-%m-%d"),
+                "Transactions": d["txn_count"].astype("int64").map("{:,}".format),
+                "Failure rate": d["failure_rate"].map(lambda v: format_value("failure_rate", finite(v))),
+                "Revenue": d["revenue"].map(lambda v: f"₹{v:,.2f}"),
+                "Avg processing": d["avg_processing_s"].map(lambda v: format_value("avg_processing_s", finite(v))),
+                "Revenue 7d avg": d["revenue_ma7"].map(lambda v: f"₹{v:,.2f}"),
+                "Failure rate 7d": d["failure_rate_ma7"].map(lambda v: format_value("failure_rate", finite(v))),
+                "Processing 7d": d["avg_processing_s_ma7"].map(lambda v: format_value("avg_processing_s", finite(v))),
+            }
+        )
+        .iloc[::-1]
+        .reset_index(drop=True)
+    )

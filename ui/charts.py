@@ -103,23 +103,52 @@ def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
 
 def _layout(title: str, subtitle: str = "", *, height: int = 340, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
-        "title": {"text": title + (_subtitle(subtitle) if subtitle else ""), "x": 0.012, "xanchor": "left",
-                  "xref": "container", "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 14},
-                  "font": {"size": 15, "color": TEXT}},
+        "title": {
+            "text": title + (_subtitle(subtitle) if subtitle else ""),
+            "x": 0.012,
+            "xanchor": "left",
+            "xref": "container",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 14},
+            "font": {"size": 15, "color": TEXT},
+        },
         "height": height,
         "margin": {"l": 58, "r": 18, "t": 74, "b": 44},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": ", ".join(FONT_STACK), "color": TEXT, "size": 12},
-        "legend": {"orientation": "h", "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
-                   "bgcolor": "rgba(10,16,34,0.62)", "bordercolor": "rgba(255,255,255,0.12)", "borderwidth": 1,
-                   "font": {"size": 11, "color": TEXT}, "itemsizing": "constant"},
-        "hoverlabel": {"bgcolor": "rgba(10,16,34,0.94)", "bordercolor": "rgba(255,255,255,0.22)",
-                       "font": {"color": TEXT, "size": 12}},
-        "xaxis": {"gridcolor": GRID, "zeroline": False, "linecolor": "rgba(255,255,255,0.14)",
-                  "tickfont": {"color": TEXT_MUTED}},
-        "yaxis": {"gridcolor": GRID, "zeroline": False, "linecolor": "rgba(255,255,255,0.14)",
-                  "tickfont": {"color": TEXT_MUTED}, "rangemode": "tozero"},
+        "legend": {
+            "orientation": "h",
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.99,
+            "yanchor": "top",
+            "bgcolor": "rgba(10,16,34,0.62)",
+            "bordercolor": "rgba(255,255,255,0.12)",
+            "borderwidth": 1,
+            "font": {"size": 11, "color": TEXT},
+            "itemsizing": "constant",
+        },
+        "hoverlabel": {
+            "bgcolor": "rgba(10,16,34,0.94)",
+            "bordercolor": "rgba(255,255,255,0.22)",
+            "font": {"color": TEXT, "size": 12},
+        },
+        "xaxis": {
+            "gridcolor": GRID,
+            "zeroline": False,
+            "linecolor": "rgba(255,255,255,0.14)",
+            "tickfont": {"color": TEXT_MUTED},
+        },
+        "yaxis": {
+            "gridcolor": GRID,
+            "zeroline": False,
+            "linecolor": "rgba(255,255,255,0.14)",
+            "tickfont": {"color": TEXT_MUTED},
+            "rangemode": "tozero",
+        },
         "showlegend": True,
     }
     for key, value in extra.items():
@@ -139,10 +168,24 @@ def empty_figure(title: str, message: str = NO_DATA, hint: str = NO_DATA_HINT, *
         xaxis={"visible": False},
         yaxis={"visible": False},
         annotations=[
-            {"text": f"<b>{message}</b>", "x": 0.5, "y": 0.56, "xref": "paper", "yref": "paper", "showarrow": False,
-             "font": {"size": 16, "color": TEXT}},
-            {"text": hint, "x": 0.5, "y": 0.42, "xref": "paper", "yref": "paper", "showarrow": False,
-             "font": {"size": 12, "color": TEXT_MUTED}},
+            {
+                "text": f"<b>{message}</b>",
+                "x": 0.5,
+                "y": 0.56,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {"size": 16, "color": TEXT},
+            },
+            {
+                "text": hint,
+                "x": 0.5,
+                "y": 0.42,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {"size": 12, "color": TEXT_MUTED},
+            },
         ],
     )
     return _figure([], layout)
@@ -191,38 +234,75 @@ def trend_figure(
     if dimension is None:
         rows = trend[trend["item"] == items[0]]
         x, daily, average = _dates(rows["date"]), _values(rows[metric], metric), _values(rows[ma_col], metric)
-        data.append({
-            "type": "bar", "x": x, "y": daily, "name": f"Daily {spec.label.lower()}", "width": DAY_MS * 0.8,
-            "marker": {"color": "rgba(125, 211, 252, 0.38)", "line": {"width": 0}},
-            "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
-        })
-        data.append({
-            "type": "scatter", "mode": mode, "x": x, "y": average, "name": "7-day average",
-            "line": {"color": TOTAL_COLOR, "width": 3, "shape": "spline", "smoothing": 0.6}, "marker": {"size": 8},
-            "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
-        })
+        data.append(
+            {
+                "type": "bar",
+                "x": x,
+                "y": daily,
+                "name": f"Daily {spec.label.lower()}",
+                "width": DAY_MS * 0.8,
+                "marker": {"color": "rgba(125, 211, 252, 0.38)", "line": {"width": 0}},
+                "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": mode,
+                "x": x,
+                "y": average,
+                "name": "7-day average",
+                "line": {"color": TOTAL_COLOR, "width": 3, "shape": "spline", "smoothing": 0.6},
+                "marker": {"size": 8},
+                "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
+            }
+        )
         series += [daily, average]
     else:
         for rank, item in enumerate(items):
             rows = trend[trend["item"] == item]
             x, daily, average = _dates(rows["date"]), _values(rows[metric], metric), _values(rows[ma_col], metric)
             color = series_color(item, rank, dimension)
-            data.append({
-                "type": "scatter", "mode": "lines", "x": x, "y": daily, "name": f"{item} · daily",
-                "legendgroup": item, "showlegend": False, "line": {"color": color, "width": 1}, "opacity": 0.3,
-                "hoverinfo": "skip",
-            })
-            data.append({
-                "type": "scatter", "mode": mode, "x": x, "y": average, "name": item, "legendgroup": item,
-                "line": {"color": color, "width": 2.6, "shape": "spline", "smoothing": 0.6}, "marker": {"size": 8},
-                "customdata": daily,
-                "hovertemplate": f"%{{fullData.name}}: {daily_value} · 7-day avg {value}<extra></extra>",
-            })
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": x,
+                    "y": daily,
+                    "name": f"{item} · daily",
+                    "legendgroup": item,
+                    "showlegend": False,
+                    "line": {"color": color, "width": 1},
+                    "opacity": 0.3,
+                    "hoverinfo": "skip",
+                }
+            )
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": mode,
+                    "x": x,
+                    "y": average,
+                    "name": item,
+                    "legendgroup": item,
+                    "line": {"color": color, "width": 2.6, "shape": "spline", "smoothing": 0.6},
+                    "marker": {"size": 8},
+                    "customdata": daily,
+                    "hovertemplate": f"%{{fullData.name}}: {daily_value} · 7-day avg {value}<extra></extra>",
+                }
+            )
             series += [daily, average]
     layout = _layout(
-        title, subtitle, hovermode="x unified", bargap=0.15,
-        yaxis={"tickformat": spec.axis_format, "tickprefix": spec.prefix, "ticksuffix": spec.suffix,
-               "range": _headroom(series, 1.32 if len(items) <= 2 else 1.42)},
+        title,
+        subtitle,
+        hovermode="x unified",
+        bargap=0.15,
+        yaxis={
+            "tickformat": spec.axis_format,
+            "tickprefix": spec.prefix,
+            "ticksuffix": spec.suffix,
+            "range": _headroom(series, 1.32 if len(items) <= 2 else 1.42),
+        },
         xaxis={"type": "date", "hoverformat": "%a %d %b %Y", **_date_range(period)},
     )
     return _figure(data, layout)
@@ -252,15 +332,25 @@ def comparison_figure(
     colors = [series_color(item, rank, dimension) for rank, item in enumerate(items)]
     values = _values(comparison[metric], metric)
     value = f"{spec.prefix}%{{y:{spec.value_format}}}{spec.suffix}"
-    data: list[dict[str, Any]] = [{
-        "type": "bar", "x": items, "y": values, "name": spec.label, "showlegend": False,
-        "marker": {"color": colors, "opacity": 0.85, "line": {"color": "rgba(255,255,255,0.35)", "width": 1}},
-        "customdata": comparison["txn_count"].astype("int64").tolist(),
-        "texttemplate": f"{spec.prefix}%{{y:{BAR_TEXT_FORMAT[metric]}}}{spec.suffix}",
-        "textposition": "auto", "insidetextanchor": "end", "textangle": 0, "cliponaxis": False,
-        "insidetextfont": {"color": "#0b1020", "size": 12}, "outsidetextfont": {"color": TEXT, "size": 11},
-        "hovertemplate": f"<b>%{{x}}</b><br>%{{fullData.name}}: {value}<br>Transactions: %{{customdata:,}}<extra></extra>",
-    }]
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "x": items,
+            "y": values,
+            "name": spec.label,
+            "showlegend": False,
+            "marker": {"color": colors, "opacity": 0.85, "line": {"color": "rgba(255,255,255,0.35)", "width": 1}},
+            "customdata": comparison["txn_count"].astype("int64").tolist(),
+            "texttemplate": f"{spec.prefix}%{{y:{BAR_TEXT_FORMAT[metric]}}}{spec.suffix}",
+            "textposition": "auto",
+            "insidetextanchor": "end",
+            "textangle": 0,
+            "cliponaxis": False,
+            "insidetextfont": {"color": "#0b1020", "size": 12},
+            "outsidetextfont": {"color": TEXT, "size": 11},
+            "hovertemplate": f"<b>%{{x}}</b><br>%{{fullData.name}}: {value}<br>Transactions: %{{customdata:,}}<extra></extra>",
+        }
+    ]
     series = [values]
     shapes = []
     if overall is not None:
@@ -268,15 +358,43 @@ def comparison_figure(
         # gives it its legend entry.
         line = {"color": "rgba(226,232,240,0.7)", "width": 1.6, "dash": "dash"}
         overall_text = f"{spec.prefix}{_d3_like(overall, metric)}{spec.suffix}"
-        data.append({"type": "scatter", "mode": "lines", "x": items[:1], "y": [None],
-                     "name": f"Whole selection: {overall_text}", "line": line, "hoverinfo": "skip"})
-        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": overall, "y1": overall,
-                       "layer": "below", "line": line})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": items[:1],
+                "y": [None],
+                "name": f"Whole selection: {overall_text}",
+                "line": line,
+                "hoverinfo": "skip",
+            }
+        )
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": overall,
+                "y1": overall,
+                "layer": "below",
+                "line": line,
+            }
+        )
         series.append(np.array([overall]))
     layout = _layout(
-        title, subtitle, hovermode="closest", bargap=0.38, shapes=shapes,
-        yaxis={"tickformat": spec.axis_format, "tickprefix": spec.prefix, "ticksuffix": spec.suffix,
-               "range": _headroom(series, 1.42)},
+        title,
+        subtitle,
+        hovermode="closest",
+        bargap=0.38,
+        shapes=shapes,
+        yaxis={
+            "tickformat": spec.axis_format,
+            "tickprefix": spec.prefix,
+            "ticksuffix": spec.suffix,
+            "range": _headroom(series, 1.42),
+        },
         xaxis={"type": "category", "tickfont": {"color": TEXT, "size": 12}, "automargin": True},
     )
     return _figure(data, layout)
@@ -290,15 +408,23 @@ def pass_rate_figure(
         return empty_figure(title, "No quality history for this period", "It appears once validated loads run.")
     data = []
     for rank, (suite, rows) in enumerate(pass_rate.groupby("suite", sort=True)):
-        data.append({
-            "type": "scatter", "mode": "lines+markers", "x": _dates(rows["run_date"]),
-            "y": np.round(rows["pass_rate"].to_numpy(dtype=float), 4), "name": str(suite),
-            "line": {"color": series_color(str(suite), rank, None), "width": 2.2}, "marker": {"size": 5},
-            "customdata": rows[["passed", "expectations"]].to_numpy().tolist(),
-            "hovertemplate": "%{fullData.name}: %{y:.1%} (%{customdata[0]} of %{customdata[1]})<extra></extra>",
-        })
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": _dates(rows["run_date"]),
+                "y": np.round(rows["pass_rate"].to_numpy(dtype=float), 4),
+                "name": str(suite),
+                "line": {"color": series_color(str(suite), rank, None), "width": 2.2},
+                "marker": {"size": 5},
+                "customdata": rows[["passed", "expectations"]].to_numpy().tolist(),
+                "hovertemplate": "%{fullData.name}: %{y:.1%} (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+            }
+        )
     layout = _layout(
-        title, hovermode="x unified", legend={"y": 0.04, "yanchor": "bottom"},
+        title,
+        hovermode="x unified",
+        legend={"y": 0.04, "yanchor": "bottom"},
         yaxis={"tickformat": ".0%", "range": [0, 1.05], "rangemode": "normal"},
         xaxis={"type": "date", "hoverformat": "%a %d %b %Y", **_date_range(period)},
     )
@@ -327,8 +453,13 @@ def view_figures(view: DashboardView) -> dict[str, go.Figure]:
             figures[f"trend_{metric}"] = empty_figure(title)
         else:
             figures[f"trend_{metric}"] = trend_figure(
-                view.trend, metric, dimension=view.trend_dimension, items=view.trend_items, title=title,
-                subtitle=sub, period=(f.start, f.end),
+                view.trend,
+                metric,
+                dimension=view.trend_dimension,
+                items=view.trend_items,
+                title=title,
+                subtitle=sub,
+                period=(f.start, f.end),
             )
     for metric in COMPARISON_METRICS:
         shown = len(view.comparison)
@@ -337,13 +468,26 @@ def view_figures(view: DashboardView) -> dict[str, go.Figure]:
             figures[f"compare_{metric}"] = empty_figure(title)
         else:
             figures[f"compare_{metric}"] = comparison_figure(
-                view.comparison, metric, dimension=view.comparison_dimension,
-                overall=view.kpis.current.metric(metric), title=title, subtitle=context,
+                view.comparison,
+                metric,
+                dimension=view.comparison_dimension,
+                overall=view.kpis.current.metric(metric),
+                title=title,
+                subtitle=context,
             )
     return figures
 
 
 __all__ = [
-    "COMPARE_TOP_N", "METRICS", "NO_DATA", "TREND_TOP_N", "comparison_figure", "comparison_title", "empty_figure",
-    "pass_rate_figure", "trend_figure", "trend_title", "view_figures",
+    "COMPARE_TOP_N",
+    "METRICS",
+    "NO_DATA",
+    "TREND_TOP_N",
+    "comparison_figure",
+    "comparison_title",
+    "empty_figure",
+    "pass_rate_figure",
+    "trend_figure",
+    "trend_title",
+    "view_figures",
 ]

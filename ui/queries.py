@@ -20,8 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -312,7 +312,13 @@ class DashboardView:
 DailyRow = tuple[int, str, float, float, float, float]
 ItemRow = tuple[str, float, float, float, float]
 _FRAME_COLUMNS: Final[tuple[str, ...]] = (
-    "date", *_NUMERIC, "failure_rate", "avg_processing_s", "revenue_ma7", "failure_rate_ma7", "avg_processing_s_ma7",
+    "date",
+    *_NUMERIC,
+    "failure_rate",
+    "avg_processing_s",
+    "revenue_ma7",
+    "failure_rate_ma7",
+    "avg_processing_s_ma7",
 )
 
 
@@ -413,8 +419,9 @@ def build_view(
         return out
 
     totals = dense()
-    kpis = Kpis(_totals(totals[current].sum(axis=0)), _totals(totals[previous].sum(axis=0)),
-                f.previous_start, f.previous_end)
+    kpis = Kpis(
+        _totals(totals[current].sum(axis=0)), _totals(totals[previous].sum(axis=0)), f.previous_start, f.previous_end
+    )
     daily = _series_frame(days, totals, left, current)
 
     in_period = current[day_idx] if n else np.zeros(0, dtype=bool)
@@ -428,7 +435,9 @@ def build_view(
         frame = _series_frame(days, dense(items == item), left, current)
         frame.insert(1, "item", item)
         parts.append(frame)
-    trend = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["date", "item", *_FRAME_COLUMNS[1:]])
+    trend = (
+        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["date", "item", *_FRAME_COLUMNS[1:]])
+    )
 
     comparison = comparison_frame(comparison_rows)
     return DashboardView(
@@ -659,9 +668,7 @@ class DashboardQueries:
 
     # -- filter options ---------------------------------------------------------------------
     def geography(self) -> Geography:
-        return self._cached(
-            ("geography",), lambda: Geography(tuple(City(**r) for r in self._rows("filter_cities")))
-        )
+        return self._cached(("geography",), lambda: Geography(tuple(City(**r) for r in self._rows("filter_cities"))))
 
     def channel_names(self) -> dict[int, str]:
         return self._cached(
@@ -709,7 +716,9 @@ class DashboardQueries:
         view.elapsed_ms = (time.perf_counter() - began) * 1000
         return view
 
-    def _params(self, f: Filters, dim: str | None, start: date, end: date, geo: Geography) -> tuple[bool, dict[str, Any]]:
+    def _params(
+        self, f: Filters, dim: str | None, start: date, end: date, geo: Geography
+    ) -> tuple[bool, dict[str, Any]]:
         fine = uses_fine_rollup(f, dim)
         params: dict[str, Any] = {
             "dim": dim or "total",
@@ -782,8 +791,14 @@ class DashboardQueries:
             fail_df = pd.DataFrame(
                 failures,
                 columns=[
-                    "run_date", "suite", "expectation", "severity", "unexpected_count",
-                    "element_count", "observed_value", "validated_at",
+                    "run_date",
+                    "suite",
+                    "expectation",
+                    "severity",
+                    "unexpected_count",
+                    "element_count",
+                    "observed_value",
+                    "validated_at",
                 ],
             )
             quarantine_days = [(r["run_date"], int(r["quarantined_rows"])) for r in days]
@@ -806,7 +821,9 @@ class DashboardQueries:
                 raise
             return (
                 pd.DataFrame(reasons, columns=["reject_reason", "row_count"]),
-                pd.DataFrame(rows, columns=["source_file", "source_row", "reject_reason", "transaction_id", "raw_record"]),
+                pd.DataFrame(
+                    rows, columns=["source_file", "source_row", "reject_reason", "transaction_id", "raw_record"]
+                ),
             )
 
         return self._cached(("quarantine", run_date, limit), compute)

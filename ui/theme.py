@@ -12,7 +12,15 @@ from typing import Final
 import gradio as gr
 
 FONT_STACK: Final[tuple[str, ...]] = (
-    "Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif",
+    "Inter",
+    "ui-sans-serif",
+    "system-ui",
+    "-apple-system",
+    "Segoe UI",
+    "Roboto",
+    "Helvetica Neue",
+    "Arial",
+    "sans-serif",
 )
 MONO_STACK: Final[tuple[str, ...]] = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
 
@@ -25,7 +33,16 @@ NEUTRAL: Final[str] = "#cbd5e1"
 
 # Series colours: fixed for the channels (so a channel keeps its colour in every chart), by rank
 # for everything else.
-SERIES: Final[tuple[str, ...]] = ("#38bdf8", "#a78bfa", "#34d399", "#fbbf24", "#f472b6", "#fb923c", "#22d3ee", "#a3e635")
+SERIES: Final[tuple[str, ...]] = (
+    "#38bdf8",
+    "#a78bfa",
+    "#34d399",
+    "#fbbf24",
+    "#f472b6",
+    "#fb923c",
+    "#22d3ee",
+    "#a3e635",
+)
 CHANNEL_COLORS: Final[dict[str, str]] = {
     "Credit Card": "#38bdf8",
     "Debit Card": "#a78bfa",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -49,7 +49,7 @@ class Alert:
             "severity": self.severity,
             "title": self.title,
             "text": f"{self.title}: {self.message}",
-            "sent_at": (now or datetime.now(timezone.utc)).isoformat(),
+            "sent_at": (now or datetime.now(UTC)).isoformat(),
             "details": self.details,
         }
 
@@ -168,14 +168,12 @@ def notify_quality_failure(
 
 def freshness_window(settings: Settings, now: datetime) -> tuple[date, date]:
     """The days whose deadline has passed, within the lookback: day D is due at the end of D (UTC) + the SLA."""
-    last_due = (now.astimezone(timezone.utc) - timedelta(hours=settings.freshness_sla_hours)).date() - timedelta(days=1)
+    last_due = (now.astimezone(UTC) - timedelta(hours=settings.freshness_sla_hours)).date() - timedelta(days=1)
     return last_due - timedelta(days=settings.freshness_lookback_days - 1), last_due
 
 
 def deadline_of(day: date, settings: Settings) -> datetime:
-    return datetime.combine(day + timedelta(days=1), dtime(0), timezone.utc) + timedelta(
-        hours=settings.freshness_sla_hours
-    )
+    return datetime.combine(day + timedelta(days=1), dtime(0), UTC) + timedelta(hours=settings.freshness_sla_hours)
 
 
 def check_freshness(
@@ -184,7 +182,7 @@ def check_freshness(
     """Days past their deadline and not loaded (within the lookback); one alert lists them."""
     from flows.orchestration.gaps import find_gaps
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     start, end = freshness_window(settings, now)
     late = find_gaps(engine, start, end)
     if late and notify:

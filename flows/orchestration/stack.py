@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -133,7 +133,7 @@ class Stack:
         if deploy:
             self.deploy(env)
         worker_name = f"bap-{socket.gethostname()}"
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         for pool in pools:
             argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
             svc = self._spawn(

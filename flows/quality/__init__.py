@@ -62,8 +62,9 @@ __all__ = [
 ]
 
 
-def validate_raw(raw: pa.Table, run_date: date, settings: Settings, *, expected_rows: int | None = None,
-                 docs: Docs = "always") -> SuiteReport:
+def validate_raw(
+    raw: pa.Table, run_date: date, settings: Settings, *, expected_rows: int | None = None, docs: Docs = "always"
+) -> SuiteReport:
     """The raw suite on the day as read (every contract column as text, extra columns allowed).
 
     `expected_rows` overrides the centre of the row-count band for this call (default: the
@@ -76,11 +77,20 @@ def validate_raw(raw: pa.Table, run_date: date, settings: Settings, *, expected_
     )
 
 
-def validate_processed(processed: pa.Table, run_date: date, *, rows_received: int, rows_quarantined: int,
-                       settings: Settings, docs: Docs = "always") -> SuiteReport:
+def validate_processed(
+    processed: pa.Table,
+    run_date: date,
+    *,
+    rows_received: int,
+    rows_quarantined: int,
+    settings: Settings,
+    docs: Docs = "always",
+) -> SuiteReport:
     """The processed suite on the transform's output, with the day's accounting for the quarantine
     share (`docs` as for validate_raw)."""
-    parameters = processed_parameters(settings, run_date, rows_received=rows_received, rows_quarantined=rows_quarantined)
+    parameters = processed_parameters(
+        settings, run_date, rows_received=rows_received, rows_quarantined=rows_quarantined
+    )
     return gx_project.run_suite(settings, "processed", gx_frame(processed), run_date, parameters, docs=docs)
 
 

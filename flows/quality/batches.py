@@ -40,7 +40,10 @@ def row_count_band(settings: Settings, expected_rows: int | None = None) -> tupl
     if expected_rows == 0:
         return 0, None
     tolerance = settings.row_count_tolerance
-    low, high = round(expected_rows * (1 - tolerance), 6), round(expected_rows * (1 + tolerance), 6)  # 2000 x 0.2 is 399.99...
+    low, high = (
+        round(expected_rows * (1 - tolerance), 6),
+        round(expected_rows * (1 + tolerance), 6),
+    )  # 2000 x 0.2 is 399.99...
     return max(0, math.floor(low)), math.ceil(high)
 
 
@@ -55,8 +58,9 @@ def raw_parameters(settings: Settings, *, expected_rows: int | None = None) -> d
     }
 
 
-def processed_parameters(settings: Settings, run_date: date, *, rows_received: int,
-                         rows_quarantined: int) -> dict[str, Any]:
+def processed_parameters(
+    settings: Settings, run_date: date, *, rows_received: int, rows_quarantined: int
+) -> dict[str, Any]:
     """Suite parameters of the processed suite."""
     return {
         "day_start": f"{run_date.isoformat()}T00:00:00+00:00",

@@ -17,7 +17,7 @@ The map metrics are plain numpy/pyarrow over whole columns (tens of milliseconds
 
 from __future__ import annotations
 
-from typing import ClassVar, Dict, List, Optional, Tuple, Union
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -116,12 +116,12 @@ class ExpectTableColumnTypesToMatch(_Described, BatchExpectation):
     ({"amount": "double"}, or "missing").
     """
 
-    column_types: Union[Dict[str, str], SuiteParameterDict]
+    column_types: dict[str, str] | SuiteParameterDict
 
-    metric_dependencies: ClassVar[Tuple[str, ...]] = ("table.column_types",)
-    domain_keys: ClassVar[Tuple[str, ...]] = ("row_condition", "condition_parser")
-    success_keys: ClassVar[Tuple[str, ...]] = ("column_types",)
-    args_keys: ClassVar[Tuple[str, ...]] = ("column_types",)
+    metric_dependencies: ClassVar[tuple[str, ...]] = ("table.column_types",)
+    domain_keys: ClassVar[tuple[str, ...]] = ("row_condition", "condition_parser")
+    success_keys: ClassVar[tuple[str, ...]] = ("column_types",)
+    args_keys: ClassVar[tuple[str, ...]] = ("column_types",)
 
     @classmethod
     def describe(cls, kwargs: dict) -> str:
@@ -140,19 +140,24 @@ class ExpectTableColumnTypesToMatch(_Described, BatchExpectation):
         }
 
 
-
 # --- bucket consistent with a numeric column -------------------------------------------------
 
 
 class ColumnPairValuesMatchBuckets(ColumnPairMapMetricProvider):
     condition_metric_name = "column_pair_values.match_buckets"
     condition_domain_keys = (
-        "batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser", "ignore_row_if",
+        "batch_id",
+        "table",
+        "column_A",
+        "column_B",
+        "row_condition",
+        "condition_parser",
+        "ignore_row_if",
     )
     condition_value_keys = ("buckets",)
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column_A: pd.Series, column_B: pd.Series, buckets: list, **kwargs) -> pd.Series:  # noqa: N803
+    def _pandas(cls, column_A: pd.Series, column_B: pd.Series, buckets: list, **kwargs) -> pd.Series:
         value = as_float(column_A)
         ok = np.zeros(len(value), dtype=bool)
         with np.errstate(invalid="ignore"):
@@ -170,12 +175,12 @@ class ExpectColumnPairValuesToMatchBuckets(_Described, ColumnPairMapExpectation)
     `buckets` is a list of [label, lower_inclusive, upper_exclusive]; a null bound is open.
     """
 
-    buckets: Union[List[Tuple[str, Optional[float], Optional[float]]], SuiteParameterDict]
+    buckets: list[tuple[str, float | None, float | None]] | SuiteParameterDict
     ignore_row_if: str = "both_values_are_missing"
 
     map_metric: ClassVar[str] = "column_pair_values.match_buckets"
-    success_keys: ClassVar[Tuple[str, ...]] = ("column_A", "column_B", "buckets", "ignore_row_if", "mostly")
-    args_keys: ClassVar[Tuple[str, ...]] = ("column_A", "column_B", "buckets")
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "buckets", "ignore_row_if", "mostly")
+    args_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "buckets")
 
     @classmethod
     def describe(cls, kwargs: dict) -> str:
@@ -187,14 +192,18 @@ class ExpectColumnPairValuesToMatchBuckets(_Described, ColumnPairMapExpectation)
         return f"{kwargs.get('column_B')} must be the bucket of {kwargs.get('column_A')}: " + "; ".join(parts) + "."
 
 
-
 # --- revenue = amount x fee_percent / 100 for earning rows, 0 otherwise ------------------------
 
 
 class MulticolumnValuesMatchRevenueRule(MulticolumnMapMetricProvider):
     condition_metric_name = "multicolumn_values.match_revenue_rule"
     condition_domain_keys = (
-        "batch_id", "table", "column_list", "row_condition", "condition_parser", "ignore_row_if",
+        "batch_id",
+        "table",
+        "column_list",
+        "row_condition",
+        "condition_parser",
+        "ignore_row_if",
     )
     condition_value_keys = ("earning_status", "tolerance")
 
@@ -220,8 +229,8 @@ class ExpectMulticolumnValuesToMatchRevenueRule(_Described, MulticolumnMapExpect
     ignore_row_if: str = "all_values_are_missing"
 
     map_metric: ClassVar[str] = "multicolumn_values.match_revenue_rule"
-    success_keys: ClassVar[Tuple[str, ...]] = ("column_list", "earning_status", "tolerance", "ignore_row_if", "mostly")
-    args_keys: ClassVar[Tuple[str, ...]] = ("column_list",)
+    success_keys: ClassVar[tuple[str, ...]] = ("column_list", "earning_status", "tolerance", "ignore_row_if", "mostly")
+    args_keys: ClassVar[tuple[str, ...]] = ("column_list",)
 
     @classmethod
     def describe(cls, kwargs: dict) -> str:
@@ -232,11 +241,10 @@ class ExpectMulticolumnValuesToMatchRevenueRule(_Described, MulticolumnMapExpect
         )
 
     @pydantic.validator("column_list")
-    def _four_columns(cls, v: List[str]) -> List[str]:
+    def _four_columns(cls, v: list[str]) -> list[str]:
         if len(v) != 4:
             raise ValueError("column_list must be [amount, fee_percent, status, revenue]")
         return v
-
 
 
 # --- share of the day's rows the transform quarantined ------------------------------------------
@@ -249,14 +257,14 @@ class ExpectQuarantinedShareToBeAtMost(_Described, BatchExpectation):
     count is reported alongside. A day with no rows received has a share of 0.
     """
 
-    rows_received: Union[int, SuiteParameterDict]
-    rows_quarantined: Union[int, SuiteParameterDict]
-    max_share: Union[float, SuiteParameterDict]
+    rows_received: int | SuiteParameterDict
+    rows_quarantined: int | SuiteParameterDict
+    max_share: float | SuiteParameterDict
 
-    metric_dependencies: ClassVar[Tuple[str, ...]] = ("table.row_count",)
-    domain_keys: ClassVar[Tuple[str, ...]] = ("row_condition", "condition_parser")
-    success_keys: ClassVar[Tuple[str, ...]] = ("rows_received", "rows_quarantined", "max_share")
-    args_keys: ClassVar[Tuple[str, ...]] = ("rows_received", "rows_quarantined", "max_share")
+    metric_dependencies: ClassVar[tuple[str, ...]] = ("table.row_count",)
+    domain_keys: ClassVar[tuple[str, ...]] = ("row_condition", "condition_parser")
+    success_keys: ClassVar[tuple[str, ...]] = ("rows_received", "rows_quarantined", "max_share")
+    args_keys: ClassVar[tuple[str, ...]] = ("rows_received", "rows_quarantined", "max_share")
 
     @classmethod
     def describe(cls, kwargs: dict) -> str:
@@ -281,4 +289,3 @@ class ExpectQuarantinedShareToBeAtMost(_Described, BatchExpectation):
                 "details": {"rows_processed": metrics.get("table.row_count")},
             },
         }
-

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -133,14 +133,16 @@ class _Project:
         self.validation_definitions = {name: self.context.validation_definitions.get(name) for name in SUITES}
         # GX returns results grouped by domain; reports list them in suite (file) order.
         self.positions = {
-            name: {e.id: i for i, e in enumerate(vd.suite.expectations)} for name, vd in self.validation_definitions.items()
+            name: {e.id: i for i, e in enumerate(vd.suite.expectations)}
+            for name, vd in self.validation_definitions.items()
         }
 
-    def run(self, suite: str, frame: pd.DataFrame, run_date: date, parameters: dict[str, Any], *,
-            docs: Docs) -> SuiteReport:
+    def run(
+        self, suite: str, frame: pd.DataFrame, run_date: date, parameters: dict[str, Any], *, docs: Docs
+    ) -> SuiteReport:
         from great_expectations.core.run_identifier import RunIdentifier
 
-        validated_at = datetime.now(timezone.utc)
+        validated_at = datetime.now(UTC)
         run_id = RunIdentifier(run_name=run_date.isoformat(), run_time=validated_at)
         batch = {"dataframe": frame}
         if docs == "always":
@@ -166,8 +168,9 @@ class _Project:
             # left to build_data_docs, which a backfill runs once at its end.
             self.context.build_data_docs(site_names=[SITE], resource_identifiers=[result_id], build_index=False)
             page = self.page_url(result_id)
-        return SuiteReport(suite=suite, run_date=run_date, outcomes=outcomes, data_docs_url=page,
-                           validated_at=validated_at)
+        return SuiteReport(
+            suite=suite, run_date=run_date, outcomes=outcomes, data_docs_url=page, validated_at=validated_at
+        )
 
     @staticmethod
     def _result_identifier(suite: str, result: Any, run_id: Any) -> Any:
@@ -203,8 +206,9 @@ def project_for(settings: Settings) -> _Project:
         return _project(quality_paths(settings), settings.data_docs_index_limit)
 
 
-def run_suite(settings: Settings, suite: str, frame: pd.DataFrame, run_date: date, parameters: dict[str, Any], *,
-              docs: Docs) -> SuiteReport:
+def run_suite(
+    settings: Settings, suite: str, frame: pd.DataFrame, run_date: date, parameters: dict[str, Any], *, docs: Docs
+) -> SuiteReport:
     if docs not in ("always", "on_failure", "never"):
         raise ValueError(f"docs must be 'always', 'on_failure' or 'never', not {docs!r}")
     with _lock:
@@ -213,7 +217,10 @@ def run_suite(settings: Settings, suite: str, frame: pd.DataFrame, run_date: dat
     log.info(
         "suite validated",
         extra={
-            "suite": suite, "run_date": str(run_date), "passed": report.passed, "rows": len(frame),
+            "suite": suite,
+            "run_date": str(run_date),
+            "passed": report.passed,
+            "rows": len(frame),
             "critical_failures": [o.expectation for o in report.critical_failures],
             "warnings": [o.expectation for o in report.warnings],
         },

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 Severity = Literal["critical", "warning"]
@@ -56,7 +56,7 @@ class SuiteReport:
     run_date: date
     outcomes: tuple[ExpectationOutcome, ...]
     data_docs_url: str | None
-    validated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    validated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def critical_failures(self) -> tuple[ExpectationOutcome, ...]:

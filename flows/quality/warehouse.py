@@ -36,8 +36,9 @@ def _connection(engine_or_conn: sa.Engine | sa.Connection, *, write: bool = Fals
             yield conn
 
 
-def check_warehouse_day(engine_or_conn: sa.Engine | sa.Connection, run_date: date, *,
-                        expected_rows: int) -> SuiteReport:
+def check_warehouse_day(
+    engine_or_conn: sa.Engine | sa.Connection, run_date: date, *, expected_rows: int
+) -> SuiteReport:
     """The warehouse suite for one loaded day: the day's fact rows equal the processed rows, no
     fact row has a dangling foreign key, revenue = round(amount x fee_percent / 100, 2) for SUCCESS
     (0 otherwise) and fee_percent is the channel's (critical); the rollups add up to the facts

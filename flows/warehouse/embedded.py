@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from flows.errors import WarehouseUnavailable
@@ -21,7 +21,7 @@ log = logging.getLogger("bap.warehouse")
 _DATABASE = "bap"
 
 
-@lru_cache(maxsize=None)
+@cache
 def embedded_url(pgdata: Path) -> str:
     """Start (or join) the embedded server for `pgdata` and return a psycopg2 URL of its database."""
     import warnings

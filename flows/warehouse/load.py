@@ -17,12 +17,12 @@ import os
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from datetime import date, datetime, timedelta
 
 import psycopg2
 import pyarrow as pa
@@ -41,8 +41,18 @@ _COPY_SLICE_ROWS = 100_000
 LOAD_LOCK = 0x62617002  # advisory lock id held by every day load
 
 FACT_COLUMNS = (
-    "date_key", "transaction_id", "customer_key", "channel_key", "city_key", "transaction_ts", "amount",
-    "status", "processing_time_s", "processing_delay_bucket", "fee_percent", "revenue",
+    "date_key",
+    "transaction_id",
+    "customer_key",
+    "channel_key",
+    "city_key",
+    "transaction_ts",
+    "amount",
+    "status",
+    "processing_time_s",
+    "processing_delay_bucket",
+    "fee_percent",
+    "revenue",
 )
 
 
@@ -67,7 +77,9 @@ def day_rollups(keyed: pa.Table, segments: pa.Array, region_of_city: dict[int, s
         }
     )
     measures = [("status", "count"), ("amount", "sum"), ("revenue", "sum"), ("millis", "sum")]
-    city = cells.group_by(["date_key", "channel_key", "city_key", "segment", "status"], use_threads=False).aggregate(measures)
+    city = cells.group_by(["date_key", "channel_key", "city_key", "segment", "status"], use_threads=False).aggregate(
+        measures
+    )
     city_keys = city.column("city_key").to_pylist()
     regions = pa.array([region_of_city[k] for k in city_keys], pa.string())
     city = city.append_column("region", regions)
@@ -75,7 +87,9 @@ def day_rollups(keyed: pa.Table, segments: pa.Array, region_of_city: dict[int, s
         [("status_count", "sum"), ("amount_sum", "sum"), ("revenue_sum", "sum"), ("millis_sum", "sum")]
     )
 
-    def finish(table: pa.Table, dims: tuple[str, ...], count: str, amount: str, revenue: str, millis_col: str) -> pa.Table:
+    def finish(
+        table: pa.Table, dims: tuple[str, ...], count: str, amount: str, revenue: str, millis_col: str
+    ) -> pa.Table:
         millis_total = table.column(millis_col).to_numpy()
         return pa.table(
             {
@@ -89,7 +103,9 @@ def day_rollups(keyed: pa.Table, segments: pa.Array, region_of_city: dict[int, s
 
     return (
         finish(city, ROLLUP_CITY_COLUMNS[:5], "status_count", "amount_sum", "revenue_sum", "millis_sum"),
-        finish(region, ROLLUP_REGION_COLUMNS[:5], "status_count_sum", "amount_sum_sum", "revenue_sum_sum", "millis_sum_sum"),
+        finish(
+            region, ROLLUP_REGION_COLUMNS[:5], "status_count_sum", "amount_sum_sum", "revenue_sum_sum", "millis_sum_sum"
+        ),
     )
 
 
@@ -132,8 +148,18 @@ def load_fingerprint(clean: CleanResult, sha256: str, customer_rows: list[tuple]
     segments its rows resolve to. Computing it costs microseconds, not a pass over the rows."""
     digest = hashlib.blake2b(digest_size=20)
     digest.update(_code_digest().encode())
-    digest.update(repr((clean.run_date, sha256, clean.rows_received, clean.processed.num_rows,
-                        clean.rejected.num_rows, clean.duplicates_dropped)).encode())
+    digest.update(
+        repr(
+            (
+                clean.run_date,
+                sha256,
+                clean.rows_received,
+                clean.processed.num_rows,
+                clean.rejected.num_rows,
+                clean.duplicates_dropped,
+            )
+        ).encode()
+    )
     digest.update(repr(sorted(customer_rows)).encode())
     digest.update(repr(sorted(city_rows)).encode())
     return digest.hexdigest()
@@ -180,7 +206,7 @@ def _copy(cursor, table: pa.Table, target: pgsql.Composable, columns: tuple[str,
                     sink.write(chunk)
         except BrokenPipeError:
             pass  # the COPY failed and closed its end; its error is the one that matters
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             failure.append(exc)
 
     producer = threading.Thread(target=produce, name="copy-producer", daemon=True)
@@ -291,8 +317,17 @@ def load_day(
         cur.execute(sql("load/loaded_fingerprint.sql"), {"run_date": day, "part": part})
         held = cur.fetchone()
         if held is not None and held[0] == fingerprint:
-            _run(cur, "load/record_unchanged.sql", {"run_date": day, "flow_run_id": flow_run_id, "started_at": started_at,
-                                                    "source": source, "sha256": sha256})
+            _run(
+                cur,
+                "load/record_unchanged.sql",
+                {
+                    "run_date": day,
+                    "flow_run_id": flow_run_id,
+                    "started_at": started_at,
+                    "source": source,
+                    "sha256": sha256,
+                },
+            )
             if verify is not None:
                 verify(conn)
             raw.commit()
@@ -306,7 +341,9 @@ def load_day(
             {
                 "date_key": facts.column("date_key"),
                 "transaction_id": facts.column("transaction_id"),
-                "customer_key": _lookup(facts.column("customer_id"), [r[0] for r in customer_rows], [r[1] for r in customer_rows]),
+                "customer_key": _lookup(
+                    facts.column("customer_id"), [r[0] for r in customer_rows], [r[1] for r in customer_rows]
+                ),
                 "channel_key": facts.column("channel_key"),
                 "city_key": _lookup(fact_city, city_names, [r[0] for r in city_rows]),
                 "transaction_ts": facts.column("transaction_ts").cast(pa.timestamp("us")),  # UTC, see begin_day.sql
@@ -377,8 +414,12 @@ def load_day(
     seconds = time.perf_counter() - t0
     log.info(
         "day loaded",
-        extra={"run_date": str(day), "rows": facts.num_rows, "seconds": round(seconds, 3),
-               "rows_per_s": round(facts.num_rows / seconds) if seconds else None},
+        extra={
+            "run_date": str(day),
+            "rows": facts.num_rows,
+            "seconds": round(seconds, 3),
+            "rows_per_s": round(facts.num_rows / seconds) if seconds else None,
+        },
     )
     return LoadResult(run_date=day, rows_loaded=facts.num_rows, seconds=seconds)
 
@@ -445,4 +486,3 @@ def fact_checksum(engine: sa.Engine, start: date | None = None, end: date | None
             {"start": date_key(start) if start else 0, "end": date_key(end) if end else 99991231},
         ).one()
     return int(row[0]), row[1] or ""
-

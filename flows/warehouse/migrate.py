@@ -48,7 +48,9 @@ def apply_migrations(engine: sa.Engine) -> list[str]:
             )
             applied.append(path.name)
         for name, (key, fee) in CHANNELS.items():
-            conn.exec_driver_sql(sql("load/upsert_channel.sql"), {"channel_key": key, "channel_name": name, "fee_percent": fee})
+            conn.exec_driver_sql(
+                sql("load/upsert_channel.sql"), {"channel_key": key, "channel_name": name, "fee_percent": fee}
+            )
     if applied:
         log.info("migrations applied", extra={"migrations": applied})
     return applied

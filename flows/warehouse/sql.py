@@ -6,13 +6,13 @@ parameter binding, so no value is ever formatted into SQL text.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SQL_ROOT = Path(__file__).resolve().parents[2] / "warehouse_sql"
 
 
-@lru_cache(maxsize=None)
+@cache
 def sql(relative_path: str) -> str:
     """Text of warehouse_sql/<relative_path>, cached."""
     path = (SQL_ROOT / relative_path).resolve()

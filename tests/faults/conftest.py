@@ -37,7 +37,6 @@ from flows.generate import GeneratorConfig, generate_transactions, to_csv_bytes
 from flows.settings import Settings, get_settings
 from flows.warehouse.load import date_key, fact_checksum
 
-
 # The loader process of the crash tests: one day end to end, exactly as a backfill task runs it.
 LOADER = (
     "import sys\n"
@@ -107,8 +106,9 @@ def waiting_loaders(url: str, pattern: str) -> list[int]:
     return [r[0] for r in rows]
 
 
-def wait_until(condition: Callable[[], Any], what: str, *, timeout: float = 30.0,
-               procs: tuple[subprocess.Popen, ...] = ()) -> Any:
+def wait_until(
+    condition: Callable[[], Any], what: str, *, timeout: float = 30.0, procs: tuple[subprocess.Popen, ...] = ()
+) -> Any:
     """Poll `condition` until it is truthy; fail early (with its output) if a watched process exits."""
     deadline = time.monotonic() + timeout
     while True:
@@ -124,12 +124,15 @@ def wait_until(condition: Callable[[], Any], what: str, *, timeout: float = 30.0
         time.sleep(0.02)
 
 
-def wait_for_loaders(url: str, pattern: str, count: int = 1, *, procs: tuple[subprocess.Popen, ...] = (),
-                     timeout: float = 60.0) -> list[int]:
+def wait_for_loaders(
+    url: str, pattern: str, count: int = 1, *, procs: tuple[subprocess.Popen, ...] = (), timeout: float = 60.0
+) -> list[int]:
     """Block until `count` loader backends wait at a statement like `pattern`; their pids."""
     return wait_until(
         lambda: (pids := waiting_loaders(url, pattern)) and len(pids) >= count and pids,
-        f"{count} loader(s) waiting at {pattern!r}", timeout=timeout, procs=procs,
+        f"{count} loader(s) waiting at {pattern!r}",
+        timeout=timeout,
+        procs=procs,
     )
 
 
@@ -148,39 +151,55 @@ def wait_backend_gone(url: str, pid: int, timeout: float = 30.0) -> None:
 class DayState:
     """Everything the warehouse holds about one day, in natural keys (comparable across databases)."""
 
-    facts: tuple[int, str]                    # fact_checksum of the day
-    fact_totals: tuple                        # count, sum(amount), sum(revenue), sum(processing_time_s)
-    city_totals: tuple                        # the same sums from agg_daily_city
-    region_totals: tuple                      # the same sums from agg_daily_region
-    audit: tuple | None                       # status, sha256, received, loaded, quarantined, duplicates
-    quarantined: int                          # quarantine_rows of the day
-    partitions: tuple[str, ...]               # fact partitions covering the day
+    facts: tuple[int, str]  # fact_checksum of the day
+    fact_totals: tuple  # count, sum(amount), sum(revenue), sum(processing_time_s)
+    city_totals: tuple  # the same sums from agg_daily_city
+    region_totals: tuple  # the same sums from agg_daily_region
+    audit: tuple | None  # status, sha256, received, loaded, quarantined, duplicates
+    quarantined: int  # quarantine_rows of the day
+    partitions: tuple[str, ...]  # fact partitions covering the day
     stray_tables: tuple[str, ...] = field(default=())  # leftover *_load tables anywhere
 
     @property
     def content(self) -> tuple:
-        return (self.facts, self.fact_totals, self.city_totals, self.region_totals, self.audit, self.quarantined,
-                self.partitions)
+        return (
+            self.facts,
+            self.fact_totals,
+            self.city_totals,
+            self.region_totals,
+            self.audit,
+            self.quarantined,
+            self.partitions,
+        )
 
     @property
     def rows(self) -> tuple:
         """The day's data and its accounting, whatever the status of the latest attempt."""
-        return (self.facts, self.fact_totals, self.city_totals, self.region_totals, (self.audit or (None,))[1:],
-                self.quarantined, self.partitions)
+        return (
+            self.facts,
+            self.fact_totals,
+            self.city_totals,
+            self.region_totals,
+            (self.audit or (None,))[1:],
+            self.quarantined,
+            self.partitions,
+        )
 
 
 _TOTALS = {
     "fact": "SELECT count(*), coalesce(sum(amount), 0), coalesce(sum(revenue), 0), coalesce(sum(processing_time_s), 0)"
-            " FROM fact_transactions WHERE date_key = %(key)s",
+    " FROM fact_transactions WHERE date_key = %(key)s",
     "city": "SELECT coalesce(sum(txn_count), 0), coalesce(sum(amount_sum), 0), coalesce(sum(revenue_sum), 0),"
-            " coalesce(sum(processing_time_sum), 0) FROM agg_daily_city WHERE date_key = %(key)s",
+    " coalesce(sum(processing_time_sum), 0) FROM agg_daily_city WHERE date_key = %(key)s",
     "region": "SELECT coalesce(sum(txn_count), 0), coalesce(sum(amount_sum), 0), coalesce(sum(revenue_sum), 0),"
-              " coalesce(sum(processing_time_sum), 0) FROM agg_daily_region WHERE date_key = %(key)s",
+    " coalesce(sum(processing_time_sum), 0) FROM agg_daily_region WHERE date_key = %(key)s",
 }
 
 
 def stray_load_tables(url: str) -> tuple[str, ...]:
-    rows = query(url, "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND relname LIKE 'fact\\_%%\\_load' ORDER BY 1")
+    rows = query(
+        url, "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND relname LIKE 'fact\\_%%\\_load' ORDER BY 1"
+    )
     return tuple(r[0] for r in rows)
 
 
@@ -207,9 +226,14 @@ def day_state(url: str, day: date) -> DayState:
         {"pattern": f"%{key}%"},
     )
     return DayState(
-        facts=facts, fact_totals=totals["fact"], city_totals=totals["city"], region_totals=totals["region"],
-        audit=tuple(audit[0]) if audit else None, quarantined=quarantined,
-        partitions=tuple(r[0] for r in partitions), stray_tables=stray_load_tables(url),
+        facts=facts,
+        fact_totals=totals["fact"],
+        city_totals=totals["city"],
+        region_totals=totals["region"],
+        audit=tuple(audit[0]) if audit else None,
+        quarantined=quarantined,
+        partitions=tuple(r[0] for r in partitions),
+        stray_tables=stray_load_tables(url),
     )
 
 
@@ -229,23 +253,23 @@ def assert_day_consistent(state: DayState, day: date) -> None:
 # warehouses with equal fingerprints hold the same data.
 _FINGERPRINT = {
     "dim_date": "SELECT concat_ws('|', date_key, full_date, day, month, quarter, year, day_of_week, day_name,"
-                " weekday_flag) FROM dim_date",
+    " weekday_flag) FROM dim_date",
     "dim_channel": "SELECT concat_ws('|', channel_key, channel_name, fee_percent) FROM dim_channel",
     "dim_city": "SELECT concat_ws('|', city_name, state, region) FROM dim_city",
     "dim_customer": "SELECT concat_ws('|', customer_id, customer_name, segment, signup_date, is_inferred)"
-                    " FROM dim_customer",
+    " FROM dim_customer",
     "agg_daily_city": "SELECT concat_ws('|', a.date_key, ch.channel_name, ci.city_name, ci.state, a.segment, a.status,"
-                      " a.txn_count, a.amount_sum, a.revenue_sum, a.processing_time_sum) FROM agg_daily_city AS a"
-                      " JOIN dim_channel AS ch USING (channel_key) JOIN dim_city AS ci USING (city_key)",
+    " a.txn_count, a.amount_sum, a.revenue_sum, a.processing_time_sum) FROM agg_daily_city AS a"
+    " JOIN dim_channel AS ch USING (channel_key) JOIN dim_city AS ci USING (city_key)",
     "agg_daily_region": "SELECT concat_ws('|', a.date_key, ch.channel_name, a.region, a.segment, a.status, a.txn_count,"
-                        " a.amount_sum, a.revenue_sum, a.processing_time_sum) FROM agg_daily_region AS a"
-                        " JOIN dim_channel AS ch USING (channel_key)",
+    " a.amount_sum, a.revenue_sum, a.processing_time_sum) FROM agg_daily_region AS a"
+    " JOIN dim_channel AS ch USING (channel_key)",
     "quarantine_rows": "SELECT concat_ws('|', run_date, source_file, source_row, reject_reason, transaction_id,"
-                       " raw_record::text) FROM quarantine_rows",
+    " raw_record::text) FROM quarantine_rows",
     "load_audit": "SELECT concat_ws('|', run_date, status, content_sha256, rows_received, rows_loaded,"
-                  " rows_quarantined, quarantine_reasons::text, duplicates_dropped) FROM load_audit",
+    " rows_quarantined, quarantine_reasons::text, duplicates_dropped) FROM load_audit",
     "partitions": "SELECT c.relname::text FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid"
-                  " JOIN pg_class AS p ON p.oid = i.inhparent WHERE p.relname = 'fact_transactions'",
+    " JOIN pg_class AS p ON p.oid = i.inhparent WHERE p.relname = 'fact_transactions'",
 }
 
 
@@ -253,7 +277,9 @@ def warehouse_fingerprint(url: str) -> dict[str, Any]:
     """Per table (row count, md5 of its rows in natural keys); facts through fact_checksum."""
     prints: dict[str, Any] = {}
     for name, select in _FINGERPRINT.items():
-        count, digest = query(url, f"SELECT count(*), md5(string_agg(line, E'\\n' ORDER BY line)) FROM ({select}) AS t (line)")[0]
+        count, digest = query(
+            url, f"SELECT count(*), md5(string_agg(line, E'\\n' ORDER BY line)) FROM ({select}) AS t (line)"
+        )[0]
         prints[name] = (count, digest)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
@@ -303,7 +329,12 @@ class Site:
 
     def spawn(self, args: list[str], **env: str) -> subprocess.Popen:
         proc = subprocess.Popen(
-            args, cwd=self.root, env={**self.env, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            args,
+            cwd=self.root,
+            env={**self.env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             start_new_session=True,
         )
         self.spawned.append(proc)
@@ -340,11 +371,16 @@ def finish(proc: subprocess.Popen, timeout: float = 120.0) -> tuple[int, str, st
 def site_env(root: Path, url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAP_", "PREFECT_"))}
     env.update(
-        BAP_DATA_DIR=str(root / "data"), BAP_LOG_DIR=str(root / "logs"), BAP_WAREHOUSE_URL=url,
-        BAP_RETRY_DELAY_S="0", PREFECT_HOME=str(root / "prefect-home"), PYTHONUNBUFFERED="1",
+        BAP_DATA_DIR=str(root / "data"),
+        BAP_LOG_DIR=str(root / "logs"),
+        BAP_WAREHOUSE_URL=url,
+        BAP_RETRY_DELAY_S="0",
+        PREFECT_HOME=str(root / "prefect-home"),
+        PYTHONUNBUFFERED="1",
         # These tests load days of their own sizes and defects: the quality gates (tested in
         # tests/test_quality_gates.py) would block them before the faults under test happen.
-        BAP_EXPECTED_ROWS_PER_DAY="0", BAP_QUARANTINE_THRESHOLD="1",
+        BAP_EXPECTED_ROWS_PER_DAY="0",
+        BAP_QUARANTINE_THRESHOLD="1",
     )
     env.update(extra)
     return env
@@ -354,8 +390,14 @@ def site_env(root: Path, url: str, **extra: str) -> dict[str, str]:
 def site(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     """A data dir and a fresh database; this process and its children read the same settings."""
     env = site_env(tmp_path, warehouse_url)
-    for name in ("BAP_DATA_DIR", "BAP_LOG_DIR", "BAP_WAREHOUSE_URL", "BAP_RETRY_DELAY_S",
-                 "BAP_EXPECTED_ROWS_PER_DAY", "BAP_QUARANTINE_THRESHOLD"):
+    for name in (
+        "BAP_DATA_DIR",
+        "BAP_LOG_DIR",
+        "BAP_WAREHOUSE_URL",
+        "BAP_RETRY_DELAY_S",
+        "BAP_EXPECTED_ROWS_PER_DAY",
+        "BAP_QUARANTINE_THRESHOLD",
+    ):
         monkeypatch.setenv(name, env[name])
     get_settings.cache_clear()
     site = Site(root=tmp_path, url=warehouse_url, settings=get_settings(), env=env)
@@ -366,8 +408,14 @@ def site(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) ->
 
 def other_site(root: Path, url: str) -> Settings:
     """Settings of a second, independent installation (the clean reference run)."""
-    return Settings(data_dir=str(root / "data"), log_dir=str(root / "logs"), warehouse_url=url, retry_delay_s=0,
-                    expected_rows_per_day=0, quarantine_threshold=1)
+    return Settings(
+        data_dir=str(root / "data"),
+        log_dir=str(root / "logs"),
+        warehouse_url=url,
+        retry_delay_s=0,
+        expected_rows_per_day=0,
+        quarantine_threshold=1,
+    )
 
 
 @pytest.fixture
@@ -438,10 +486,14 @@ def _free_port() -> int:
 
 def _server_bin() -> Path | None:
     """Folder of the PostgreSQL server programs (initdb, pg_ctl), newest version first."""
-    found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True) if shutil.which("pg_config") else None
+    found = (
+        subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True) if shutil.which("pg_config") else None
+    )
     candidates = ([Path(found.stdout.strip())] if found and found.returncode == 0 else []) + sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-        reverse=True)
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
     return next((c for c in candidates if (c / "initdb").exists() and (c / "pg_ctl").exists()), None)
 
 
@@ -463,8 +515,18 @@ class ThrowawayServer:
         self._run("initdb", "-D", str(self.pgdata), "-A", "trust", "-U", "postgres", "--no-sync")
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-s", "-l", str(self.pgdata.parent / "server.log"), "-o",
-                  f"-p {self.port} -k {self.pgdata.parent} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.pgdata),
+            "-w",
+            "-s",
+            "-l",
+            str(self.pgdata.parent / "server.log"),
+            "-o",
+            f"-p {self.port} -k {self.pgdata.parent} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-s", "-m", "fast", "stop")

@@ -72,7 +72,9 @@ def test_two_runs_landing_the_same_file_at_once_equal_one_clean_run(
         copies.append(tmp_path / "landed" / name / "day.csv")
         copies[-1].parent.mkdir()
         shutil.copyfile(source, copies[-1])
-    runs = [site.bap("run", "--date", DAY.isoformat(), "--input", str(c), PREFECT_API_URL=prefect_api_url) for c in copies]
+    runs = [
+        site.bap("run", "--date", DAY.isoformat(), "--input", str(c), PREFECT_API_URL=prefect_api_url) for c in copies
+    ]
     _release_together(site, runs, 2)
     for run in runs:
         code, out, err = finish(run)
@@ -88,8 +90,16 @@ def test_a_backfill_overlapping_a_daily_run_equals_one_clean_backfill(
     site: Site, prefect_api_url: str, fresh_database, tmp_path: Path
 ) -> None:
     days = days_between(DAY, DAY + timedelta(days=2))
-    backfill = site.bap("backfill", "--start", days[0].isoformat(), "--end", days[-1].isoformat(), "--concurrency", "2",
-                        PREFECT_API_URL=prefect_api_url)
+    backfill = site.bap(
+        "backfill",
+        "--start",
+        days[0].isoformat(),
+        "--end",
+        days[-1].isoformat(),
+        "--concurrency",
+        "2",
+        PREFECT_API_URL=prefect_api_url,
+    )
     daily = site.bap("run", "--date", DAY.isoformat(), PREFECT_API_URL=prefect_api_url)
     # The backfill's first two days (DAY among them) and the daily run of DAY, all at the lock.
     _release_together(site, [backfill, daily], 3)
@@ -104,8 +114,11 @@ def test_a_backfill_overlapping_a_daily_run_equals_one_clean_backfill(
 
 def _blocked_on_a_file_lock(pid: int) -> bool:
     """/proc/locks lists a process waiting for an flock with '->'."""
-    return any(line.split()[1] == "->" and line.split()[5] == str(pid)
-               for line in Path("/proc/locks").read_text().splitlines() if len(line.split()) > 5)
+    return any(
+        line.split()[1] == "->" and line.split()[5] == str(pid)
+        for line in Path("/proc/locks").read_text().splitlines()
+        if len(line.split()) > 5
+    )
 
 
 def _split_csv(source: Path, folder: Path, parts: int) -> Path:
@@ -114,7 +127,7 @@ def _split_csv(source: Path, folder: Path, parts: int) -> Path:
     folder.mkdir(parents=True)
     size = -(-len(lines) // parts)
     for i in range(parts):
-        (folder / f"part-{i:03d}.csv").write_bytes(header + b"".join(lines[i * size:(i + 1) * size]))
+        (folder / f"part-{i:03d}.csv").write_bytes(header + b"".join(lines[i * size : (i + 1) * size]))
     return folder
 
 

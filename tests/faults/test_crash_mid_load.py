@@ -16,7 +16,6 @@ import pytest
 from flows import steps
 from flows.warehouse.load import LOAD_LOCK
 from tests.faults.conftest import (
-    reference_load,
     DayState,
     Site,
     assert_day_consistent,
@@ -26,6 +25,7 @@ from tests.faults.conftest import (
     holding,
     load_runs,
     query,
+    reference_load,
     wait_backend_gone,
     wait_for_loaders,
     warehouse_fingerprint,
@@ -64,8 +64,12 @@ KILL_POINTS = [
     pytest.param(f"SELECT pg_advisory_lock({LOAD_LOCK})", "%pg_advisory_xact_lock%", id="queued-for-the-load-lock"),
     pytest.param("LOCK TABLE dim_customer IN SHARE MODE", "%INSERT INTO dim_customer%", id="dimensions-half-upserted"),
     pytest.param("SELECT count(*) FROM fact_transactions", "%DETACH PARTITION%", id="facts-copied-before-the-swap"),
-    pytest.param("LOCK TABLE agg_daily_city IN SHARE MODE", "%DELETE FROM agg_daily_city%", id="swapped-before-the-rollups"),
-    pytest.param("LOCK TABLE quarantine_rows IN SHARE MODE", "%DELETE FROM quarantine_rows%", id="rollups-done-during-quarantine"),
+    pytest.param(
+        "LOCK TABLE agg_daily_city IN SHARE MODE", "%DELETE FROM agg_daily_city%", id="swapped-before-the-rollups"
+    ),
+    pytest.param(
+        "LOCK TABLE quarantine_rows IN SHARE MODE", "%DELETE FROM quarantine_rows%", id="rollups-done-during-quarantine"
+    ),
     pytest.param("LOCK TABLE load_audit IN SHARE MODE", "%INSERT INTO load_audit%", id="during-the-audit-write"),
 ]
 

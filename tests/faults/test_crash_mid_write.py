@@ -30,9 +30,9 @@ from flows.ingest import raw_files, read_raw_partition
 from flows.storage import DataLake
 from tests.faults.conftest import (
     DayState,
-    audit_message,
     Site,
     assert_day_consistent,
+    audit_message,
     day_csv,
     day_state,
     finish,
@@ -103,7 +103,12 @@ def loaded_old(site: Site, sources: dict[str, Path]) -> DayState:
     [("raw", "new"), ("processed", "new"), ("quarantine", "mostly-rejected")],
 )
 def test_a_writer_killed_mid_write_never_leaves_a_truncated_file_under_the_final_name(
-    site: Site, sources: dict[str, Path], loaded_old: DayState, tmp_path: Path, zone: str, source: str,
+    site: Site,
+    sources: dict[str, Path],
+    loaded_old: DayState,
+    tmp_path: Path,
+    zone: str,
+    source: str,
     fresh_database,
 ) -> None:
     # The same day written by an uninterrupted process elsewhere: the sizes and the expected result.
@@ -169,8 +174,9 @@ def test_a_landing_of_several_files_killed_midway_is_never_replayed_as_the_day(
     assert done.audit[2] == 21_000  # every row of the three files received
 
 
-def test_sigkill_during_an_atomic_write_leaves_the_old_or_the_new_file(site: Site, sources: dict[str, Path],
-                                                                      loaded_old: DayState) -> None:
+def test_sigkill_during_an_atomic_write_leaves_the_old_or_the_new_file(
+    site: Site, sources: dict[str, Path], loaded_old: DayState
+) -> None:
     """SIGKILL while a large raw file is being written: the final name holds one complete version."""
     lake = site.lake
     final = lake.raw_path(DAY)

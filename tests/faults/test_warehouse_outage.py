@@ -24,7 +24,6 @@ from flows import steps
 from flows.storage import DataLake
 from flows.warehouse.load import LOAD_LOCK
 from tests.faults.conftest import (
-    reference_load,
     DayState,
     Site,
     ThrowawayServer,
@@ -40,6 +39,7 @@ from tests.faults.conftest import (
     prefect_flow_run_with,
     prefect_task_runs,
     query,
+    reference_load,
     site_env,
     wait_backend_gone,
     wait_for_loaders,
@@ -92,7 +92,11 @@ def down_site(throwaway_server: ThrowawayServer, prefect_api_url: str, tmp_path:
 
 
 def test_warehouse_down_when_the_load_starts(
-    down_site: Site, throwaway_server: ThrowawayServer, sources: dict[str, Path], new_day: DayState, tmp_path: Path,
+    down_site: Site,
+    throwaway_server: ThrowawayServer,
+    sources: dict[str, Path],
+    new_day: DayState,
+    tmp_path: Path,
 ) -> None:
     site, url = down_site, down_site.url
     landed = _own_copy(sources["new"], tmp_path)
@@ -139,22 +143,38 @@ def loaded_old(site: Site, sources: dict[str, Path]) -> DayState:
 
 
 def test_connection_dropped_inside_the_load_leaves_no_partial_day_and_the_retry_completes_it(
-    site: Site, sources: dict[str, Path], loaded_old: DayState, new_day: DayState, prefect_api_url: str,
+    site: Site,
+    sources: dict[str, Path],
+    loaded_old: DayState,
+    new_day: DayState,
+    prefect_api_url: str,
     tmp_path: Path,
 ) -> None:
     landed = _own_copy(sources["new"], tmp_path)
     queue = connect(site.url)  # will queue for the load lock behind the loader
     try:
         with holding(site.url, "LOCK TABLE agg_daily_city IN SHARE MODE"):
-            run = site.bap("run", "--date", DAY.isoformat(), "--input", str(landed), PREFECT_API_URL=prefect_api_url,
-                           BAP_RETRY_ATTEMPTS="3")
+            run = site.bap(
+                "run",
+                "--date",
+                DAY.isoformat(),
+                "--input",
+                str(landed),
+                PREFECT_API_URL=prefect_api_url,
+                BAP_RETRY_ATTEMPTS="3",
+            )
             # The loader has swapped the day's partition and waits to rewrite the rollups.
             (pid,) = wait_for_loaders(site.url, "%DELETE FROM agg_daily_city%", procs=(run,))
             queued = threading.Thread(target=lambda: queue.cursor().execute(f"SELECT pg_advisory_lock({LOAD_LOCK})"))
             queued.start()
-            wait_until(lambda: query(site.url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'bap-fault-test'"
-                                               " AND wait_event_type = 'Lock' AND query LIKE '%%pg_advisory_lock%%'"),
-                       "the test to queue for the load lock")
+            wait_until(
+                lambda: query(
+                    site.url,
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'bap-fault-test'"
+                    " AND wait_event_type = 'Lock' AND query LIKE '%%pg_advisory_lock%%'",
+                ),
+                "the test to queue for the load lock",
+            )
             assert query(site.url, "SELECT pg_terminate_backend(%(pid)s)", {"pid": pid}) == [(True,)]
             wait_backend_gone(site.url, pid)
         queued.join(timeout=30)
@@ -179,12 +199,23 @@ def test_connection_dropped_inside_the_load_leaves_no_partial_day_and_the_retry_
 
 
 def test_connection_dropped_on_the_last_attempt_fails_the_run_with_one_clear_line(
-    site: Site, sources: dict[str, Path], loaded_old: DayState, prefect_api_url: str, tmp_path: Path,
+    site: Site,
+    sources: dict[str, Path],
+    loaded_old: DayState,
+    prefect_api_url: str,
+    tmp_path: Path,
 ) -> None:
     landed = _own_copy(sources["new"], tmp_path)
     with holding(site.url, "LOCK TABLE agg_daily_city IN SHARE MODE"):
-        run = site.bap("run", "--date", DAY.isoformat(), "--input", str(landed), PREFECT_API_URL=prefect_api_url,
-                       BAP_RETRY_ATTEMPTS="1")
+        run = site.bap(
+            "run",
+            "--date",
+            DAY.isoformat(),
+            "--input",
+            str(landed),
+            PREFECT_API_URL=prefect_api_url,
+            BAP_RETRY_ATTEMPTS="1",
+        )
         (pid,) = wait_for_loaders(site.url, "%DELETE FROM agg_daily_city%", procs=(run,))
         query(site.url, "SELECT pg_terminate_backend(%(pid)s)", {"pid": pid})
         wait_backend_gone(site.url, pid)

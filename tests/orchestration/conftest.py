@@ -44,7 +44,7 @@ def serve_webhook() -> Iterator[Webhook]:
     hook = Webhook(url="")
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if hook.fail_first > 0:
                 hook.fail_first -= 1

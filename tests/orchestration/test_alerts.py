@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -108,11 +108,11 @@ def test_targets_are_logged_without_their_secrets(url: str, shown: str) -> None:
     "now, sla_hours, lookback, window",
     [
         # day D is due at 00:00 UTC of D+1 plus the SLA
-        (datetime(2024, 1, 16, 7, 0, tzinfo=timezone.utc), 6, 7, (date(2024, 1, 9), date(2024, 1, 15))),
-        (datetime(2024, 1, 16, 5, 59, tzinfo=timezone.utc), 6, 7, (date(2024, 1, 8), date(2024, 1, 14))),
-        (datetime(2024, 1, 16, 6, 0, tzinfo=timezone.utc), 6, 1, (date(2024, 1, 15), date(2024, 1, 15))),
-        (datetime(2024, 1, 16, 0, 0, tzinfo=timezone.utc), 0, 2, (date(2024, 1, 14), date(2024, 1, 15))),
-        (datetime(2024, 1, 17, 1, 0, tzinfo=timezone.utc), 30, 1, (date(2024, 1, 14), date(2024, 1, 14))),
+        (datetime(2024, 1, 16, 7, 0, tzinfo=UTC), 6, 7, (date(2024, 1, 9), date(2024, 1, 15))),
+        (datetime(2024, 1, 16, 5, 59, tzinfo=UTC), 6, 7, (date(2024, 1, 8), date(2024, 1, 14))),
+        (datetime(2024, 1, 16, 6, 0, tzinfo=UTC), 6, 1, (date(2024, 1, 15), date(2024, 1, 15))),
+        (datetime(2024, 1, 16, 0, 0, tzinfo=UTC), 0, 2, (date(2024, 1, 14), date(2024, 1, 15))),
+        (datetime(2024, 1, 17, 1, 0, tzinfo=UTC), 30, 1, (date(2024, 1, 14), date(2024, 1, 14))),
         (
             datetime(2024, 1, 16, 8, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
             6,
@@ -129,14 +129,14 @@ def test_freshness_window(now: datetime, sla_hours: float, lookback: int, window
 
 def test_a_day_not_loaded_by_its_deadline_alerts(engine: sa.Engine, webhook: Webhook) -> None:
     settings = _settings(webhook.url, freshness_sla_hours=6, freshness_lookback_days=3)
-    loaded = datetime(2024, 1, 15, 2, 5, tzinfo=timezone.utc)
+    loaded = datetime(2024, 1, 15, 2, 5, tzinfo=UTC)
     with engine.begin() as conn:
         for day, status in [(date(2024, 1, 13), "loaded"), (date(2024, 1, 14), "failed")]:
             conn.exec_driver_sql(
                 "INSERT INTO load_audit (run_date, status, loaded_at) VALUES (%(d)s, %(s)s, %(l)s)",
                 {"d": day, "s": status, "l": loaded if status == "loaded" else None},
             )
-    now = datetime(2024, 1, 16, 6, 30, tzinfo=timezone.utc)  # 2024-01-15 was due at 06:00
+    now = datetime(2024, 1, 16, 6, 30, tzinfo=UTC)  # 2024-01-15 was due at 06:00
 
     assert check_freshness(engine, settings, now=now, notify=False) == [date(2024, 1, 14), date(2024, 1, 15)]
     assert webhook.received == []
@@ -154,5 +154,5 @@ def test_nothing_late_means_no_alert(engine: sa.Engine, webhook: Webhook) -> Non
         conn.exec_driver_sql(
             "INSERT INTO load_audit (run_date, status, loaded_at) VALUES ('2024-01-15', 'loaded', now())"
         )
-    assert check_freshness(engine, settings, now=datetime(2024, 1, 16, 12, 0, tzinfo=timezone.utc)) == []
+    assert check_freshness(engine, settings, now=datetime(2024, 1, 16, 12, 0, tzinfo=UTC)) == []
     assert webhook.received == []

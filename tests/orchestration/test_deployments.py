@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ def deployed(
     timings["deploy --all"] = time.monotonic() - t0
 
     worker_log = tmp / "worker.log"
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     t0 = time.monotonic()
     worker = spawn_detached(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", "test-worker"],
@@ -165,9 +165,7 @@ def test_prefect_deploy_all_registers_the_deployments_of_prefect_yaml(deployed: 
             scheduled = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [daily.id]}))
             time.sleep(1)
     assert scheduled, "the scheduler created the daily runs"
-    assert {(r.expected_start_time.astimezone(timezone.utc).hour, r.expected_start_time.minute) for r in scheduled} == {
-        (2, 0)
-    }
+    assert {(r.expected_start_time.astimezone(UTC).hour, r.expected_start_time.minute) for r in scheduled} == {(2, 0)}
 
 
 def test_the_daily_deployment_loads_the_day(deployed: Deployed) -> None:

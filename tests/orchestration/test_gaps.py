@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +24,7 @@ AUDIT = [
 
 @pytest.fixture
 def audited(engine: sa.Engine) -> sa.Engine:
-    now = datetime(2024, 1, 8, tzinfo=timezone.utc)
+    now = datetime(2024, 1, 8, tzinfo=UTC)
     with engine.begin() as conn:
         for day, status, loaded in AUDIT:
             conn.exec_driver_sql(

@@ -114,7 +114,7 @@ def test_a_stale_or_reused_pid_is_not_taken_for_the_server(tmp_path: Path) -> No
 
 def test_a_port_held_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
     class NotPrefect(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(404)
             self.end_headers()
 

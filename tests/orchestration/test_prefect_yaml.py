@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -60,11 +60,11 @@ def test_daily_runs_yesterday_by_default_and_backfill_takes_a_range() -> None:
 @pytest.mark.parametrize(
     "now, next_run",
     [
-        (datetime(2024, 1, 15, 13, 0, tzinfo=timezone.utc), datetime(2024, 1, 16, 2, 0, tzinfo=timezone.utc)),
-        (datetime(2024, 1, 15, 1, 59, tzinfo=timezone.utc), datetime(2024, 1, 15, 2, 0, tzinfo=timezone.utc)),
+        (datetime(2024, 1, 15, 13, 0, tzinfo=UTC), datetime(2024, 1, 16, 2, 0, tzinfo=UTC)),
+        (datetime(2024, 1, 15, 1, 59, tzinfo=UTC), datetime(2024, 1, 15, 2, 0, tzinfo=UTC)),
         (
-            datetime(2024, 3, 31, 2, 30, tzinfo=timezone.utc),
-            datetime(2024, 4, 1, 2, 0, tzinfo=timezone.utc),
+            datetime(2024, 3, 31, 2, 30, tzinfo=UTC),
+            datetime(2024, 4, 1, 2, 0, tzinfo=UTC),
         ),  # EU DST day: UTC does not move
     ],
 )

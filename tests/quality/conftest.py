@@ -43,7 +43,9 @@ def transform(raw: pa.Table, day: date = DAY) -> CleanResult:
 def replace(table: pa.Table, column: str, values: list | pa.Array) -> pa.Table:
     """`table` with `column` replaced (same type unless `values` is an Arrow array of another)."""
     index = table.schema.get_field_index(column)
-    array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, table.schema.field(index).type)
+    array = (
+        values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, table.schema.field(index).type)
+    )
     return table.set_column(index, column, array)
 
 
@@ -85,4 +87,3 @@ def own_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(data_dir=str(tmp_path / "data"), transactions_per_day=ROWS, **overrides)
 
     return make
-

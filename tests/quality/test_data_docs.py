@@ -21,7 +21,8 @@ def _path(url: str) -> Path:
 def _project_fingerprint() -> dict[str, str]:
     return {
         str(p.relative_to(PROJECT_ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(PROJECT_ROOT.rglob("*")) if p.is_file()
+        for p in sorted(PROJECT_ROOT.rglob("*"))
+        if p.is_file()
     }
 
 

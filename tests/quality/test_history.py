@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from flows.quality import ExpectationOutcome, SuiteReport, check_warehouse_day, record_results, validate_processed, validate_raw
+from flows.quality import (
+    ExpectationOutcome,
+    SuiteReport,
+    check_warehouse_day,
+    record_results,
+    validate_processed,
+    validate_raw,
+)
 from tests.quality.conftest import DAY, ROWS, replace_rows
 
 COLUMNS = "run_date, suite, expectation, severity, success, observed_value, unexpected_count, element_count, run_id, validated_at, data_docs_url"
@@ -51,15 +58,27 @@ def test_a_clean_days_history_is_present_and_correct(engine: sa.Engine, clean_da
 
 def _report(suite: str, day: date, *outcomes: tuple[str, bool]) -> SuiteReport:
     return SuiteReport(
-        suite=suite, run_date=day, data_docs_url=None, validated_at=datetime(2024, 1, 16, tzinfo=timezone.utc),
-        outcomes=tuple(ExpectationOutcome(suite, name, "critical", ok, {"n": 1}, 0 if ok else 1, 10) for name, ok in outcomes),
+        suite=suite,
+        run_date=day,
+        data_docs_url=None,
+        validated_at=datetime(2024, 1, 16, tzinfo=UTC),
+        outcomes=tuple(
+            ExpectationOutcome(suite, name, "critical", ok, {"n": 1}, 0 if ok else 1, 10) for name, ok in outcomes
+        ),
     )
 
 
 def test_a_rerun_replaces_the_days_rows_of_that_suite_only(engine: sa.Engine) -> None:
     other_day = date(2024, 1, 14)
-    record_results(engine, [_report("raw", DAY, ("a", True), ("b", True)), _report("processed", DAY, ("c", True)),
-                            _report("raw", other_day, ("a", True))], run_id="run-1")
+    record_results(
+        engine,
+        [
+            _report("raw", DAY, ("a", True), ("b", True)),
+            _report("processed", DAY, ("c", True)),
+            _report("raw", other_day, ("a", True)),
+        ],
+        run_id="run-1",
+    )
     with engine.connect() as conn:  # a Connection: the caller's transaction, the caller commits
         record_results(conn, [_report("raw", DAY, ("a", False))], run_id="run-2")
         conn.commit()

@@ -32,8 +32,12 @@ def test_the_scenario_trips_its_expectation(scenario: str, quality_settings) -> 
     raw_report = validate_raw(raw, DAY, quality_settings, docs="never")
     clean = transform(raw)
     processed_report = validate_processed(
-        clean.processed, DAY, rows_received=clean.rows_received, rows_quarantined=clean.rejected.num_rows,
-        settings=quality_settings, docs="never",
+        clean.processed,
+        DAY,
+        rows_received=clean.rows_received,
+        rows_quarantined=clean.rejected.num_rows,
+        settings=quality_settings,
+        docs="never",
     )
     report = raw_report if suite == "raw" else processed_report
     outcome = report.outcome(expectation)
@@ -50,7 +54,13 @@ def test_a_clean_generated_day_trips_nothing(quality_settings) -> None:
     clean = transform(raw)
     reports = [
         validate_raw(raw, DAY, quality_settings, docs="never"),
-        validate_processed(clean.processed, DAY, rows_received=clean.rows_received,
-                           rows_quarantined=clean.rejected.num_rows, settings=quality_settings, docs="never"),
+        validate_processed(
+            clean.processed,
+            DAY,
+            rows_received=clean.rows_received,
+            rows_quarantined=clean.rejected.num_rows,
+            settings=quality_settings,
+            docs="never",
+        ),
     ]
     assert [o.expectation for r in reports for o in r.outcomes if not o.success] == []

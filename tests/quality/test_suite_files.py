@@ -26,7 +26,8 @@ SUITE_FILES = {name: json.loads((PROJECT_ROOT / "gx" / "expectations" / f"{name}
 
 def expectations(suite: str, type_: str | None = None, **kwargs: Any) -> list[dict]:
     return [
-        e for e in SUITE_FILES[suite]["expectations"]
+        e
+        for e in SUITE_FILES[suite]["expectations"]
         if (type_ is None or e["type"] == type_) and all(e["kwargs"].get(k) == v for k, v in kwargs.items())
     ]
 
@@ -49,8 +50,10 @@ def test_every_expectation_has_a_severity_and_a_unique_stable_id(suite: str) -> 
 def test_the_suite_parameters_are_the_ones_the_code_passes(suite: str) -> None:
     used = set(re.findall(r'"\$PARAMETER": "(\w+)"', json.dumps(SUITE_FILES[suite])))
     settings = Settings()
-    passed = raw_parameters(settings) if suite == "raw" else processed_parameters(
-        settings, date(2024, 1, 15), rows_received=1, rows_quarantined=0
+    passed = (
+        raw_parameters(settings)
+        if suite == "raw"
+        else processed_parameters(settings, date(2024, 1, 15), rows_received=1, rows_quarantined=0)
     )
     assert used == set(passed)
 
@@ -66,24 +69,55 @@ def test_the_columns_and_types_are_the_contracts() -> None:
 
 def test_the_value_sets_are_the_reference_data() -> None:
     assert one("processed", "expect_column_values_to_be_in_set", column="channel")["value_set"] == list(CHANNELS)
-    statuses = [e["kwargs"]["value_set"] for e in expectations("processed", "expect_column_values_to_be_in_set", column="status")]
+    statuses = [
+        e["kwargs"]["value_set"]
+        for e in expectations("processed", "expect_column_values_to_be_in_set", column="status")
+    ]
     assert list(STATUSES) in statuses and ["SUCCESS"] in statuses
     assert one("raw", "expect_column_values_to_match_regex", column="channel")["regex"].count("|") == len(CHANNELS) - 1
-    assert all(name in one("raw", "expect_column_values_to_match_regex", column="channel")["regex"] for name in CHANNELS)
+    assert all(
+        name in one("raw", "expect_column_values_to_match_regex", column="channel")["regex"] for name in CHANNELS
+    )
     assert all(s in one("raw", "expect_column_values_to_match_regex", column="status")["regex"] for s in STATUSES)
     buckets = one("processed", "expect_column_pair_values_to_match_buckets")["buckets"]
     assert buckets == [["fast", None, FAST_BELOW_S], ["medium", FAST_BELOW_S, SLOW_FROM_S], ["slow", SLOW_FROM_S, None]]
     assert one("processed", "expect_column_values_to_be_in_set", column="processing_delay_bucket")["value_set"] == [
         b[0] for b in buckets
     ]
-    assert one("processed", "expect_column_values_to_be_between", column="processing_time_s")["max_value"] == MAX_PROCESSING_TIME_S
+    assert (
+        one("processed", "expect_column_values_to_be_between", column="processing_time_s")["max_value"]
+        == MAX_PROCESSING_TIME_S
+    )
 
 
-REGEXES = [(e["kwargs"]["column"], e["kwargs"]["regex"]) for e in expectations("raw", "expect_column_values_to_match_regex")]
+REGEXES = [
+    (e["kwargs"]["column"], e["kwargs"]["regex"]) for e in expectations("raw", "expect_column_values_to_match_regex")
+]
 SAMPLES = [
-    "12.50", " 7 ", "0.00", "-1.00", "1.005", "1e3", "SUCCESS", " failed ", "pending", "UPI", " Net Banking", "Crypto",
-    "2024-01-15T10:00:00Z", "2024-01-15 10:00", "2024-01-15T10:00:00.123456+05:30", "15/01/2024", "3.200", "+0.5",
-    "", " ", "\t12\t", "１２", "12\n", "abc",
+    "12.50",
+    " 7 ",
+    "0.00",
+    "-1.00",
+    "1.005",
+    "1e3",
+    "SUCCESS",
+    " failed ",
+    "pending",
+    "UPI",
+    " Net Banking",
+    "Crypto",
+    "2024-01-15T10:00:00Z",
+    "2024-01-15 10:00",
+    "2024-01-15T10:00:00.123456+05:30",
+    "15/01/2024",
+    "3.200",
+    "+0.5",
+    "",
+    " ",
+    "\t12\t",
+    "１２",
+    "12\n",
+    "abc",
 ]
 
 

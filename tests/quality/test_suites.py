@@ -24,10 +24,13 @@ def raw_report(raw: pa.Table, settings, **kwargs) -> SuiteReport:
     return validate_raw(raw, DAY, settings, docs="never", **kwargs)
 
 
-def processed_report(processed: pa.Table, settings, *, received: int | None = None, quarantined: int = 0) -> SuiteReport:
+def processed_report(
+    processed: pa.Table, settings, *, received: int | None = None, quarantined: int = 0
+) -> SuiteReport:
     received = processed.num_rows + quarantined if received is None else received
-    return validate_processed(processed, DAY, rows_received=received, rows_quarantined=quarantined,
-                              settings=settings, docs="never")
+    return validate_processed(
+        processed, DAY, rows_received=received, rows_quarantined=quarantined, settings=settings, docs="never"
+    )
 
 
 def test_a_clean_day_passes_both_suites_without_warnings(clean_day, quality_settings) -> None:
@@ -45,40 +48,82 @@ def test_a_clean_day_passes_both_suites_without_warnings(clean_day, quality_sett
 RawDefect = Callable[[pa.Table], pa.Table]
 
 RAW_DEFECTS: list[tuple[str, RawDefect, str, str]] = [
-    ("null ids", lambda t: replace_rows(t, "transaction_id", 8, None),
-     "expect_column_values_to_not_be_null:transaction_id", "critical"),
-    ("negative amounts", lambda t: replace_rows(t, "amount", 8, "-12.50"),
-     "expect_column_values_to_match_regex:amount", "critical"),
-    ("zero amounts", lambda t: replace_rows(t, "amount", 8, "0.00"),
-     "expect_column_values_to_match_regex:amount", "critical"),
-    ("three decimals", lambda t: replace_rows(t, "amount", 8, "10.125"),
-     "expect_column_values_to_match_regex:amount", "critical"),
-    ("status drift", lambda t: replace_rows(t, "status", 6, "COMPLETED"),
-     "expect_column_values_to_match_regex:status", "critical"),
-    ("unknown channel", lambda t: replace_rows(t, "channel", 8, "Crypto"),
-     "expect_column_values_to_match_regex:channel", "critical"),
-    ("bad timestamps", lambda t: replace_rows(t, "transaction_ts", 8, "15/01/2024 10:00"),
-     "expect_column_values_to_match_regex:transaction_ts", "critical"),
-    ("negative processing time", lambda t: replace_rows(t, "processing_time_s", 8, "-1.5"),
-     "expect_column_values_to_match_regex:processing_time_s", "critical"),
-    ("missing customers", lambda t: replace_rows(t, "customer_id", 8, None),
-     "expect_column_values_to_not_be_null:customer_id", "critical"),
-    ("volume drop", lambda t: t.slice(0, ROWS // 10),
-     "expect_table_row_count_to_be_between", "critical"),
-    ("volume surge", lambda t: pa.concat_tables([t, t]),
-     "expect_table_row_count_to_be_between", "critical"),
-    ("duplicate storm", lambda t: pa.concat_tables([t, t.slice(0, ROWS // 3)]),
-     "expect_column_values_to_be_unique:transaction_id", "warning"),
-    ("missing column", lambda t: t.drop_columns(["amount"]),
-     "expect_table_columns_to_match_set", "critical"),
-    ("column not text", lambda t: replace(t, "processing_time_s", pc.cast(t.column("processing_time_s"), pa.float64())),
-     "expect_table_column_types_to_match", "critical"),
+    (
+        "null ids",
+        lambda t: replace_rows(t, "transaction_id", 8, None),
+        "expect_column_values_to_not_be_null:transaction_id",
+        "critical",
+    ),
+    (
+        "negative amounts",
+        lambda t: replace_rows(t, "amount", 8, "-12.50"),
+        "expect_column_values_to_match_regex:amount",
+        "critical",
+    ),
+    (
+        "zero amounts",
+        lambda t: replace_rows(t, "amount", 8, "0.00"),
+        "expect_column_values_to_match_regex:amount",
+        "critical",
+    ),
+    (
+        "three decimals",
+        lambda t: replace_rows(t, "amount", 8, "10.125"),
+        "expect_column_values_to_match_regex:amount",
+        "critical",
+    ),
+    (
+        "status drift",
+        lambda t: replace_rows(t, "status", 6, "COMPLETED"),
+        "expect_column_values_to_match_regex:status",
+        "critical",
+    ),
+    (
+        "unknown channel",
+        lambda t: replace_rows(t, "channel", 8, "Crypto"),
+        "expect_column_values_to_match_regex:channel",
+        "critical",
+    ),
+    (
+        "bad timestamps",
+        lambda t: replace_rows(t, "transaction_ts", 8, "15/01/2024 10:00"),
+        "expect_column_values_to_match_regex:transaction_ts",
+        "critical",
+    ),
+    (
+        "negative processing time",
+        lambda t: replace_rows(t, "processing_time_s", 8, "-1.5"),
+        "expect_column_values_to_match_regex:processing_time_s",
+        "critical",
+    ),
+    (
+        "missing customers",
+        lambda t: replace_rows(t, "customer_id", 8, None),
+        "expect_column_values_to_not_be_null:customer_id",
+        "critical",
+    ),
+    ("volume drop", lambda t: t.slice(0, ROWS // 10), "expect_table_row_count_to_be_between", "critical"),
+    ("volume surge", lambda t: pa.concat_tables([t, t]), "expect_table_row_count_to_be_between", "critical"),
+    (
+        "duplicate storm",
+        lambda t: pa.concat_tables([t, t.slice(0, ROWS // 3)]),
+        "expect_column_values_to_be_unique:transaction_id",
+        "warning",
+    ),
+    ("missing column", lambda t: t.drop_columns(["amount"]), "expect_table_columns_to_match_set", "critical"),
+    (
+        "column not text",
+        lambda t: replace(t, "processing_time_s", pc.cast(t.column("processing_time_s"), pa.float64())),
+        "expect_table_column_types_to_match",
+        "critical",
+    ),
 ]
 
 
 @pytest.mark.parametrize("defect, expectation, severity", [d[1:] for d in RAW_DEFECTS], ids=[d[0] for d in RAW_DEFECTS])
-def test_each_raw_defect_fails_its_expectation(clean_day, quality_settings, defect: RawDefect, expectation: str,
-                                               severity: str) -> None:
+def test_each_raw_defect_fails_its_expectation(
+    clean_day, quality_settings, defect: RawDefect, expectation: str, severity: str
+) -> None:
     report = raw_report(defect(clean_day.raw), quality_settings)
     assert failed(report).get(expectation) == severity, failed(report)
     assert report.passed is (severity == "warning")
@@ -101,13 +146,26 @@ def test_a_few_bad_rows_below_the_quarantine_threshold_do_not_block(clean_day, q
 
 @pytest.mark.parametrize(
     "text, accepted",
-    [("12.50", True), (" 7 ", True), ("+3", True), ("0.01", True), (".5", True), ("0009999999999.99", True),
-     ("0", False), ("0.00", False), ("-4.00", False), ("1.005", False), ("12,50", False), ("1e3", False),
-     ("10000000000", False), ("abc", False)],
+    [
+        ("12.50", True),
+        (" 7 ", True),
+        ("+3", True),
+        ("0.01", True),
+        (".5", True),
+        ("0009999999999.99", True),
+        ("0", False),
+        ("0.00", False),
+        ("-4.00", False),
+        ("1.005", False),
+        ("12,50", False),
+        ("1e3", False),
+        ("10000000000", False),
+        ("abc", False),
+    ],
 )
 def test_the_raw_amount_rule_matches_the_transform(clean_day, quality_settings, text: str, accepted: bool) -> None:
-    from flows.transform import clean_transactions
     from flows.ingest import MALFORMED_SCHEMA
+    from flows.transform import clean_transactions
 
     one = replace(clean_day.raw.slice(0, 1), "amount", [text])
     transformed = clean_transactions(one, MALFORMED_SCHEMA.empty_table(), DAY)
@@ -137,37 +195,84 @@ def _add_days(values: pa.ChunkedArray, days: int) -> pa.Array:
 ProcessedDefect = Callable[[pa.Table], pa.Table]
 
 PROCESSED_DEFECTS: list[tuple[str, ProcessedDefect, str]] = [
-    ("null id", lambda t: replace_rows(t, "transaction_id", 50, None), "expect_column_values_to_not_be_null:transaction_id"),
-    ("repeated id", lambda t: replace_rows(t, "transaction_id", 50, "TXN-SAME"), "expect_column_values_to_be_unique:transaction_id"),
+    (
+        "null id",
+        lambda t: replace_rows(t, "transaction_id", 50, None),
+        "expect_column_values_to_not_be_null:transaction_id",
+    ),
+    (
+        "repeated id",
+        lambda t: replace_rows(t, "transaction_id", 50, "TXN-SAME"),
+        "expect_column_values_to_be_unique:transaction_id",
+    ),
     ("amount zero", lambda t: replace_rows(t, "amount", 50, Decimal("0.00")), "expect_column_min_to_be_between:amount"),
     ("status drift", lambda t: replace_rows(t, "status", 50, "COMPLETED"), "expect_column_values_to_be_in_set:status"),
-    ("unknown channel", lambda t: replace_rows(t, "channel", 50, "Crypto"), "expect_column_values_to_be_in_set:channel"),
-    ("timestamp next day", lambda t: replace(t, "transaction_ts", _add_days(t.column("transaction_ts"), 1)),
-     "expect_column_values_to_be_between:transaction_ts"),
-    ("timestamp day before", lambda t: replace(t, "transaction_ts", _add_days(t.column("transaction_ts"), -1)),
-     "expect_column_values_to_be_between:transaction_ts"),
-    ("other date_key", lambda t: replace_rows(t, "date_key", 50, 20240116), "expect_column_values_to_be_in_set:date_key"),
-    ("negative processing time", lambda t: replace_rows(t, "processing_time_s", 50, -0.5),
-     "expect_column_values_to_be_between:processing_time_s"),
-    ("unknown bucket", lambda t: replace_rows(t, "processing_delay_bucket", 50, "instant"),
-     "expect_column_values_to_be_in_set:processing_delay_bucket"),
-    ("bucket off its time", lambda t: replace(t, "processing_delay_bucket", ["slow"] * t.num_rows),
-     "expect_column_pair_values_to_match_buckets:processing_time_s,processing_delay_bucket"),
-    ("revenue off by 2 paise", lambda t: replace(t, "revenue", pc.add(t.column("revenue"), pa.scalar(Decimal("0.02")))),
-     "expect_multicolumn_values_to_match_revenue_rule:amount,fee_percent,status,revenue"),
+    (
+        "unknown channel",
+        lambda t: replace_rows(t, "channel", 50, "Crypto"),
+        "expect_column_values_to_be_in_set:channel",
+    ),
+    (
+        "timestamp next day",
+        lambda t: replace(t, "transaction_ts", _add_days(t.column("transaction_ts"), 1)),
+        "expect_column_values_to_be_between:transaction_ts",
+    ),
+    (
+        "timestamp day before",
+        lambda t: replace(t, "transaction_ts", _add_days(t.column("transaction_ts"), -1)),
+        "expect_column_values_to_be_between:transaction_ts",
+    ),
+    (
+        "other date_key",
+        lambda t: replace_rows(t, "date_key", 50, 20240116),
+        "expect_column_values_to_be_in_set:date_key",
+    ),
+    (
+        "negative processing time",
+        lambda t: replace_rows(t, "processing_time_s", 50, -0.5),
+        "expect_column_values_to_be_between:processing_time_s",
+    ),
+    (
+        "unknown bucket",
+        lambda t: replace_rows(t, "processing_delay_bucket", 50, "instant"),
+        "expect_column_values_to_be_in_set:processing_delay_bucket",
+    ),
+    (
+        "bucket off its time",
+        lambda t: replace(t, "processing_delay_bucket", ["slow"] * t.num_rows),
+        "expect_column_pair_values_to_match_buckets:processing_time_s,processing_delay_bucket",
+    ),
+    (
+        "revenue off by 2 paise",
+        lambda t: replace(t, "revenue", pc.add(t.column("revenue"), pa.scalar(Decimal("0.02")))),
+        "expect_multicolumn_values_to_match_revenue_rule:amount,fee_percent,status,revenue",
+    ),
     ("no region", lambda t: replace_rows(t, "region", 50, None), "expect_column_values_to_not_be_null:region"),
-    ("amount as float", lambda t: replace(t, "amount", pc.cast(t.column("amount"), pa.float64())),
-     "expect_table_column_types_to_match"),
-    ("timestamps in ns", lambda t: replace(t, "transaction_ts", pc.cast(t.column("transaction_ts"), pa.timestamp("ns", tz="UTC"))),
-     "expect_table_column_types_to_match"),
-    ("columns reordered", lambda t: t.select(list(reversed(t.column_names))), "expect_table_columns_to_match_ordered_list"),
+    (
+        "amount as float",
+        lambda t: replace(t, "amount", pc.cast(t.column("amount"), pa.float64())),
+        "expect_table_column_types_to_match",
+    ),
+    (
+        "timestamps in ns",
+        lambda t: replace(t, "transaction_ts", pc.cast(t.column("transaction_ts"), pa.timestamp("ns", tz="UTC"))),
+        "expect_table_column_types_to_match",
+    ),
+    (
+        "columns reordered",
+        lambda t: t.select(list(reversed(t.column_names))),
+        "expect_table_columns_to_match_ordered_list",
+    ),
     ("no rows", lambda t: t.slice(0, 0), "expect_table_row_count_to_be_between"),
 ]
 
 
-@pytest.mark.parametrize("defect, expectation", [d[1:] for d in PROCESSED_DEFECTS], ids=[d[0] for d in PROCESSED_DEFECTS])
-def test_each_processed_defect_fails_its_critical_expectation(clean_day, quality_settings, defect: ProcessedDefect,
-                                                             expectation: str) -> None:
+@pytest.mark.parametrize(
+    "defect, expectation", [d[1:] for d in PROCESSED_DEFECTS], ids=[d[0] for d in PROCESSED_DEFECTS]
+)
+def test_each_processed_defect_fails_its_critical_expectation(
+    clean_day, quality_settings, defect: ProcessedDefect, expectation: str
+) -> None:
     report = processed_report(defect(clean_day.processed), quality_settings, received=ROWS)
     assert failed(report).get(expectation) == "critical", failed(report)
     assert not report.passed
@@ -176,17 +281,24 @@ def test_each_processed_defect_fails_its_critical_expectation(clean_day, quality
 def test_revenue_rule_accepts_half_up_rounding_and_zero_for_failed(clean_day, quality_settings) -> None:
     processed = clean_day.processed
     failed_rows = pc.equal(processed.column("status"), "FAILED")
-    assert pc.any(failed_rows).as_py() and pc.all(pc.equal(pc.filter(processed.column("revenue"), failed_rows), 0)).as_py()
+    assert (
+        pc.any(failed_rows).as_py() and pc.all(pc.equal(pc.filter(processed.column("revenue"), failed_rows), 0)).as_py()
+    )
     key = "expect_multicolumn_values_to_match_revenue_rule:amount,fee_percent,status,revenue"
     assert processed_report(processed, quality_settings).outcome(key).success
-    earning_on_failed = replace(processed, "revenue", pc.if_else(failed_rows, pa.scalar(Decimal("1.00"), pa.decimal128(12, 2)), processed.column("revenue")))
+    earning_on_failed = replace(
+        processed,
+        "revenue",
+        pc.if_else(failed_rows, pa.scalar(Decimal("1.00"), pa.decimal128(12, 2)), processed.column("revenue")),
+    )
     outcome = processed_report(earning_on_failed, quality_settings).outcome(key)
     assert not outcome.success and outcome.unexpected_count == pc.sum(failed_rows).as_py()
 
 
 @pytest.mark.parametrize("quarantined, blocked", [(0, False), (25, False), (26, True), (300, True)])
-def test_the_quarantine_share_blocks_above_the_threshold(clean_day, quality_settings, quarantined: int,
-                                                         blocked: bool) -> None:
+def test_the_quarantine_share_blocks_above_the_threshold(
+    clean_day, quality_settings, quarantined: int, blocked: bool
+) -> None:
     # 25 of 500 received = exactly 5 %: still allowed.
     processed = clean_day.processed.slice(0, ROWS - quarantined)
     report = processed_report(processed, quality_settings, received=ROWS, quarantined=quarantined)

@@ -3,7 +3,7 @@ an orphan key or a wrong revenue fail critically; rollups that drift only warn."
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,14 +21,16 @@ def failed(report) -> dict[str, str]:
 
 
 def test_a_day_loaded_by_the_loader_passes(engine: sa.Engine, clean_day) -> None:
-    load_day(engine, clean_day.clean, source="synthetic", sha256="0" * 64, flow_run_id="test",
-             started_at=datetime.now(timezone.utc))
+    load_day(
+        engine, clean_day.clean, source="synthetic", sha256="0" * 64, flow_run_id="test", started_at=datetime.now(UTC)
+    )
     rows = clean_day.processed.num_rows
     report = check_warehouse_day(engine, DAY, expected_rows=rows)
     assert report.passed and not report.warnings, failed(report)
     assert report.suite == "warehouse" and report.data_docs_url is None
     assert report.outcome("expect_fact_row_count_to_equal_processed_rows").observed_value == {
-        "fact_rows": rows, "processed_rows": rows,
+        "fact_rows": rows,
+        "processed_rows": rows,
     }
     assert {o.expectation for o in report.outcomes} == {
         "expect_fact_row_count_to_equal_processed_rows",
@@ -52,14 +54,33 @@ FACTS = [  # transaction_id, channel_key, amount, status, fee_percent, revenue
 ]
 
 
-def _insert_fact(conn: sa.Connection, ids: dict, transaction_id: str, channel_key: int, amount: str, status: str,
-                 fee: str, revenue: str, *, customer_key: int | None = None) -> None:
+def _insert_fact(
+    conn: sa.Connection,
+    ids: dict,
+    transaction_id: str,
+    channel_key: int,
+    amount: str,
+    status: str,
+    fee: str,
+    revenue: str,
+    *,
+    customer_key: int | None = None,
+) -> None:
     conn.exec_driver_sql(
         "INSERT INTO fact_transactions (date_key, transaction_id, customer_key, channel_key, city_key, transaction_ts,"
         " amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue) VALUES"
         " (%(d)s, %(t)s, %(cu)s, %(ch)s, %(ci)s, '2024-01-15 10:00:00+00', %(a)s, %(s)s, 1.5, 'fast', %(f)s, %(r)s)",
-        {"d": DATE_KEY, "t": transaction_id, "cu": customer_key or ids["customer"], "ch": channel_key,
-         "ci": ids["city"], "a": Decimal(amount), "s": status, "f": Decimal(fee), "r": Decimal(revenue)},
+        {
+            "d": DATE_KEY,
+            "t": transaction_id,
+            "cu": customer_key or ids["customer"],
+            "ch": channel_key,
+            "ci": ids["city"],
+            "a": Decimal(amount),
+            "s": status,
+            "f": Decimal(fee),
+            "r": Decimal(revenue),
+        },
     )
 
 
@@ -146,8 +167,10 @@ def test_inconsistent_revenue_fails(engine: sa.Engine, tiny_day: dict, fact: tup
 
 def test_rollups_that_drift_only_warn(engine: sa.Engine, tiny_day: dict) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"UPDATE agg_daily_region SET revenue_sum = revenue_sum + 1 WHERE date_key = {DATE_KEY}"
-                             " AND status = 'SUCCESS' AND channel_key = 1")
+        conn.exec_driver_sql(
+            f"UPDATE agg_daily_region SET revenue_sum = revenue_sum + 1 WHERE date_key = {DATE_KEY}"
+            " AND status = 'SUCCESS' AND channel_key = 1"
+        )
     report = check_warehouse_day(engine, DAY, expected_rows=len(FACTS))
     assert report.passed
     assert [o.expectation for o in report.warnings] == ["expect_rollup_to_match_fact:agg_daily_region"]

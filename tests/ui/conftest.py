@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -87,16 +87,23 @@ def add_day(conn: sa.Connection, day: date, facts: list[Fact], *, loaded_at: dat
             "transaction_ts, amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue) "
             "VALUES (%(k)s, %(tid)s, %(cu)s, %(ch)s, %(ci)s, %(ts)s, %(amount)s, %(status)s, %(s)s, 'fast', 1, %(rev)s)",
             {
-                "k": key, "tid": f"{f.tid}-{key}", "cu": f.customer_key, "ch": CHANNEL[f.channel], "ci": f.city_key,
-                "ts": datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc), "amount": f.amount,
-                "status": f.status, "s": f.seconds, "rev": f.revenue,
+                "k": key,
+                "tid": f"{f.tid}-{key}",
+                "cu": f.customer_key,
+                "ch": CHANNEL[f.channel],
+                "ci": f.city_key,
+                "ts": datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+                "amount": f.amount,
+                "status": f.status,
+                "s": f.seconds,
+                "rev": f.revenue,
             },
         )
     conn.exec_driver_sql("DELETE FROM agg_daily_city WHERE date_key = %(date_key)s", {"date_key": key})
     conn.exec_driver_sql("DELETE FROM agg_daily_region WHERE date_key = %(date_key)s", {"date_key": key})
     conn.exec_driver_sql(sql("load/rollup_city.sql"), {"date_key": key})
     conn.exec_driver_sql(sql("load/rollup_region.sql"), {"date_key": key})
-    at = loaded_at or datetime(day.year, day.month, day.day, 23, 30, tzinfo=timezone.utc) + timedelta(hours=3)
+    at = loaded_at or datetime(day.year, day.month, day.day, 23, 30, tzinfo=UTC) + timedelta(hours=3)
     conn.exec_driver_sql(
         "INSERT INTO load_audit (run_date, status, source, rows_loaded, started_at, finished_at, loaded_at) "
         "VALUES (%(d)s, 'loaded', 'test', %(n)s, %(at)s, %(at)s, %(at)s) "

@@ -54,9 +54,18 @@ def out(result: tuple, name: str):
 def _table_counts(url: str) -> dict[str, int]:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
-        counts = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar()
-                  for t in ("fact_transactions", "agg_daily_city", "agg_daily_region", "dim_channel", "dim_city",
-                            "dim_customer", "load_audit")}
+        counts = {
+            t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar()
+            for t in (
+                "fact_transactions",
+                "agg_daily_city",
+                "agg_daily_region",
+                "dim_channel",
+                "dim_city",
+                "dim_customer",
+                "load_audit",
+            )
+        }
     engine.dispose()
     return counts
 
@@ -110,20 +119,30 @@ def test_a_selection_without_rows_shows_the_no_data_state(dashboard: Dashboard) 
 def test_dates_are_swapped_or_rejected_rather_than_trusted(dashboard: Dashboard) -> None:
     swapped = dashboard.on_filters("Custom", "2024-01-10", "2024-01-06", ALL, ALL, ALL, ALL, ALL)
     assert out(swapped, "start")["value"] == "2024-01-06" and "swapped" in out(swapped, "selection")
-    crafted = dashboard.on_filters("Custom", "2024-01-06'; DROP TABLE load_audit; --", "2024-01-10",
-                                   ALL, ALL, ALL, ALL, ALL)
+    crafted = dashboard.on_filters(
+        "Custom", "2024-01-06'; DROP TABLE load_audit; --", "2024-01-10", ALL, ALL, ALL, ALL, ALL
+    )
     assert "could not be read" in out(crafted, "selection")
     assert parse_day("2024-01-06 00:00:00") is not None and parse_day("2024-01-06 OR 1=1") is None
 
 
 @pytest.mark.parametrize("field", ["region", "state", "city", "channel", "segment"])
 @pytest.mark.parametrize("value", HOSTILE)
-def test_a_filter_value_crafted_as_sql_is_a_plain_value(dashboard: Dashboard, small_warehouse: str, field: str,
-                                                        value: str) -> None:
+def test_a_filter_value_crafted_as_sql_is_a_plain_value(
+    dashboard: Dashboard, small_warehouse: str, field: str, value: str
+) -> None:
     before = _table_counts(small_warehouse)
     filters = {"region": ALL, "state": ALL, "city": ALL, "channel": ALL, "segment": ALL, field: value}
-    result = dashboard.on_filters("Custom", "2024-01-01", "2024-01-10", filters["region"], filters["state"],
-                                  filters["city"], filters["channel"], filters["segment"])
+    result = dashboard.on_filters(
+        "Custom",
+        "2024-01-01",
+        "2024-01-10",
+        filters["region"],
+        filters["state"],
+        filters["city"],
+        filters["channel"],
+        filters["segment"],
+    )
     # matched as a value it is not: no rows (never "everything", never an error)
     assert 'data-empty="true"' in out(result, "kpis")
     assert 'data-kpi="txn_count" data-value=""' in out(result, "kpis")
@@ -159,15 +178,18 @@ def test_the_api_rejects_or_neutralises_crafted_values(small_warehouse: str, tmp
     before = _table_counts(small_warehouse)
     with serve(_settings(small_warehouse, tmp_path), port=0, data_docs_dir=docs_dir, block=False) as server:
         client = Client(server.url + "/", verbose=False)
-        result = client.predict("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, "UPI", ALL,
-                                api_name="/filters")
+        result = client.predict(
+            "Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, "UPI", ALL, api_name="/filters"
+        )
         assert 'data-kpi="txn_count" data-value="11"' in result[OUTPUT_NAMES.index("kpis")]
         for value in HOSTILE:
             with pytest.raises(AppError, match="not in the list of choices"):
-                client.predict("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, value, ALL,
-                               api_name="/filters")
-        crafted_date = client.predict("Custom", "2024-01-01' OR '1'='1", "2024-01-10", ALL, ALL, ALL, ALL, ALL,
-                                      api_name="/filters")
+                client.predict(
+                    "Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, value, ALL, api_name="/filters"
+                )
+        crafted_date = client.predict(
+            "Custom", "2024-01-01' OR '1'='1", "2024-01-10", ALL, ALL, ALL, ALL, ALL, api_name="/filters"
+        )
         assert "could not be read" in crafted_date[OUTPUT_NAMES.index("selection")]
     assert _table_counts(small_warehouse) == before
 
@@ -195,8 +217,18 @@ def test_credentials_are_required_beyond_loopback(host: str, auth: str | None, e
         assert required_credentials(host, auth) == expected
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.8.0.1", True), ("localhost", True),
-                                            ("::1", True), ("0.0.0.0", False), ("10.0.0.1", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("example.org", False),
+    ],
+)
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 

@@ -21,8 +21,13 @@ from flows.settings import Settings
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LAST_DAY = date(2024, 3, 31)
 
@@ -74,8 +79,13 @@ def warehouse_kpis(url: str, start: date, end: date, channel: str | None = None)
             states.setdefault(region, {}).setdefault(state, set()).add(city)
     engine.dispose()
     count, failed, revenue, seconds = row
-    return {"txn_count": count, "failure_rate": failed / count, "revenue": float(revenue),
-            "avg_processing_s": float(seconds) / count, "geo": states}
+    return {
+        "txn_count": count,
+        "failure_rate": failed / count,
+        "revenue": float(revenue),
+        "avg_processing_s": float(seconds) / count,
+        "geo": states,
+    }
 
 
 def page_kpis(page: Any) -> dict[str, str]:
@@ -141,8 +151,10 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     )
     upi = warehouse_kpis(url, start, LAST_DAY, channel="UPI")
     assert_kpis_match(page_kpis(page), upi)
-    page.wait_for_function("() => document.querySelector('#chart-compare-failure .gtitle')"
-                           ".textContent.startsWith('Failure rate by region')")
+    page.wait_for_function(
+        "() => document.querySelector('#chart-compare-failure .gtitle')"
+        ".textContent.startsWith('Failure rate by region')"
+    )
     assert chart_title(page, "chart-trend-revenue").startswith("Revenue per day by region")
     assert "UPI" in chart_title(page, "chart-compare-failure")
 
@@ -157,16 +169,19 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     # The cascade narrows: a region's states, a state's cities; a new region resets the state.
     geo = expected["geo"]
     choose(page, "f-region", "South")
-    page.wait_for_function("() => document.querySelector('#chart-compare-failure .gtitle')"
-                           ".textContent.includes('by state in South')")
+    page.wait_for_function(
+        "() => document.querySelector('#chart-compare-failure .gtitle').textContent.includes('by state in South')"
+    )
     assert options(page, "f-state") == ["All", *sorted(geo["South"])]
     choose(page, "f-state", "Karnataka")
-    page.wait_for_function("() => document.querySelector('#chart-compare-failure .gtitle')"
-                           ".textContent.includes('by city in Karnataka')")
+    page.wait_for_function(
+        "() => document.querySelector('#chart-compare-failure .gtitle').textContent.includes('by city in Karnataka')"
+    )
     assert options(page, "f-city") == ["All", *sorted(geo["South"]["Karnataka"])]
     choose(page, "f-region", "West")
-    page.wait_for_function("() => document.querySelector('#chart-compare-failure .gtitle')"
-                           ".textContent.includes('by state in West')")
+    page.wait_for_function(
+        "() => document.querySelector('#chart-compare-failure .gtitle').textContent.includes('by state in West')"
+    )
     assert page.input_value("#f-state input") == "All"
     assert options(page, "f-state") == ["All", *sorted(geo["West"])]
 
@@ -191,8 +206,9 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
 def test_dashboard_at_phone_width(browser: Any, served: tuple[Any, str]) -> None:
     server, _ = served
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                            has_touch=True)
+    page = browser.new_page(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     page.goto(server.url + "/")
     page.wait_for_selector("[data-kpi='txn_count'][data-value]:not([data-value=''])", timeout=60_000)
     page.wait_for_selector("#chart-trend-revenue .gtitle")

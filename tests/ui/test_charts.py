@@ -17,10 +17,21 @@ def _trend(items: list[str], days: int = 3) -> pd.DataFrame:
     rows = []
     for i, item in enumerate(items):
         for d in range(1, days + 1):
-            rows.append({"date": pd.Timestamp(JAN(d)), "item": item, "txn_count": 10.0, "failed_count": 1.0 + i,
-                         "revenue": 100.0 * (i + 1), "processing_time_s_sum": 20.0, "failure_rate": 0.1 * (i + 1),
-                         "avg_processing_s": 2.0, "revenue_ma7": 90.0 * (i + 1), "failure_rate_ma7": 0.1,
-                         "avg_processing_s_ma7": 2.0})
+            rows.append(
+                {
+                    "date": pd.Timestamp(JAN(d)),
+                    "item": item,
+                    "txn_count": 10.0,
+                    "failed_count": 1.0 + i,
+                    "revenue": 100.0 * (i + 1),
+                    "processing_time_s_sum": 20.0,
+                    "failure_rate": 0.1 * (i + 1),
+                    "avg_processing_s": 2.0,
+                    "revenue_ma7": 90.0 * (i + 1),
+                    "failure_rate_ma7": 0.1,
+                    "avg_processing_s_ma7": 2.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -33,8 +44,9 @@ def _legend_is_horizontal_and_inside(fig) -> None:
 
 def test_trend_figure_breaks_down_by_item_with_named_series() -> None:
     items = ["UPI", "Credit Card"]
-    fig = charts.trend_figure(_trend(items), "revenue", dimension="channel", items=items,
-                              title="Revenue per day by channel")
+    fig = charts.trend_figure(
+        _trend(items), "revenue", dimension="channel", items=items, title="Revenue per day by channel"
+    )
     names = [t.name for t in fig.data]
     assert names == ["UPI · daily", "UPI", "Credit Card · daily", "Credit Card"]
     shown = [t.name for t in fig.data if t.showlegend is not False]
@@ -58,10 +70,17 @@ def test_trend_figure_without_breakdown_shows_daily_bars_and_the_average() -> No
 
 
 def test_comparison_figure_has_bars_in_order_and_the_selection_line() -> None:
-    comparison = pd.DataFrame({"item": ["UPI", "Net Banking"], "txn_count": [60, 40], "failure_rate": [0.05, 0.08],
-                               "avg_processing_s": [0.9, 3.1]})
-    fig = charts.comparison_figure(comparison, "failure_rate", dimension="channel", overall=0.062,
-                                   title="Failure rate by channel")
+    comparison = pd.DataFrame(
+        {
+            "item": ["UPI", "Net Banking"],
+            "txn_count": [60, 40],
+            "failure_rate": [0.05, 0.08],
+            "avg_processing_s": [0.9, 3.1],
+        }
+    )
+    fig = charts.comparison_figure(
+        comparison, "failure_rate", dimension="channel", overall=0.062, title="Failure rate by channel"
+    )
     bar, line = fig.data
     assert list(bar.x) == ["UPI", "Net Banking"] and list(bar.y) == [0.05, 0.08]
     assert "%{fullData.name}" in bar.hovertemplate and bar.name == "Failure rate"
@@ -90,12 +109,19 @@ def test_trend_titles(metric: str, dimension: str | None, shown: int, total: int
         ({"region": "South"}, "state", 6, 6, "Failure rate by state in South"),
         ({"region": "North", "state": "Uttar Pradesh"}, "city", 5, 5, "Failure rate by city in Uttar Pradesh"),
         ({"channel": "UPI"}, "region", 6, 6, "Failure rate by region · UPI"),
-        ({"state": "Maharashtra", "segment": "SME"}, "city", 6, 9, "Failure rate by city in Maharashtra · SME · top 6 of 9"),
+        (
+            {"state": "Maharashtra", "segment": "SME"},
+            "city",
+            6,
+            9,
+            "Failure rate by city in Maharashtra · SME · top 6 of 9",
+        ),
         ({"city": "Pune", "channel": "UPI"}, "segment", 4, 4, "Failure rate by customer segment in Pune · UPI"),
     ],
 )
-def test_comparison_titles_adapt_to_the_selection(kwargs: dict, dimension: str, shown: int, total: int,
-                                                  title: str) -> None:
+def test_comparison_titles_adapt_to_the_selection(
+    kwargs: dict, dimension: str, shown: int, total: int, title: str
+) -> None:
     f = Filters(JAN(1), JAN(2), **kwargs)
     assert charts.comparison_title("failure_rate", dimension, f, shown, total) == title
 
@@ -103,8 +129,13 @@ def test_comparison_titles_adapt_to_the_selection(kwargs: dict, dimension: str, 
 def test_an_empty_view_gives_no_data_figures_not_errors() -> None:
     view = build_view(Filters(JAN(1), JAN(7), channel="Cheque"), [], [], source="agg_daily_region")
     figures = charts.view_figures(view)
-    assert set(figures) == {"trend_revenue", "trend_failure_rate", "trend_avg_processing_s",
-                            "compare_failure_rate", "compare_avg_processing_s"}
+    assert set(figures) == {
+        "trend_revenue",
+        "trend_failure_rate",
+        "trend_avg_processing_s",
+        "compare_failure_rate",
+        "compare_avg_processing_s",
+    }
     for fig in figures.values():
         assert fig.data == ()
         assert charts.NO_DATA in fig.layout.annotations[0].text
@@ -115,8 +146,12 @@ def test_an_empty_view_gives_no_data_figures_not_errors() -> None:
 
 def test_view_figures_use_the_views_dimensions() -> None:
     rows = [(20240100 + d, ch, 10, 1, 50.0, 12.0) for d in range(1, 8) for ch in ("UPI", "Debit Card")]
-    view = build_view(Filters(JAN(4), JAN(7)), rows, [("UPI", 40, 4, 200.0, 48.0), ("Debit Card", 40, 4, 200.0, 48.0)],
-                      source="agg_daily_region")
+    view = build_view(
+        Filters(JAN(4), JAN(7)),
+        rows,
+        [("UPI", 40, 4, 200.0, 48.0), ("Debit Card", 40, 4, 200.0, 48.0)],
+        source="agg_daily_region",
+    )
     figures = charts.view_figures(view)
     assert figures["trend_revenue"].layout.title.text.startswith("Revenue per day by channel")
     assert {t.name for t in figures["trend_revenue"].data if t.showlegend is not False} == {"UPI", "Debit Card"}
@@ -124,8 +159,15 @@ def test_view_figures_use_the_views_dimensions() -> None:
 
 
 def test_pass_rate_figure_has_one_series_per_suite() -> None:
-    df = pd.DataFrame({"run_date": [JAN(1), JAN(1), JAN(2), JAN(2)], "suite": ["raw", "processed"] * 2,
-                       "expectations": [4, 4, 4, 4], "passed": [4, 3, 4, 4], "pass_rate": [1.0, 0.75, 1.0, 1.0]})
+    df = pd.DataFrame(
+        {
+            "run_date": [JAN(1), JAN(1), JAN(2), JAN(2)],
+            "suite": ["raw", "processed"] * 2,
+            "expectations": [4, 4, 4, 4],
+            "passed": [4, 3, 4, 4],
+            "pass_rate": [1.0, 0.75, 1.0, 1.0],
+        }
+    )
     fig = charts.pass_rate_figure(df)
     assert [t.name for t in fig.data] == ["processed", "raw"]
     assert all("%{fullData.name}" in t.hovertemplate for t in fig.data)
@@ -136,9 +178,15 @@ def test_pass_rate_figure_has_one_series_per_suite() -> None:
 
 @pytest.mark.parametrize(
     "metric, value, text",
-    [("revenue", 950.0, "₹950"), ("revenue", 12_400.0, "₹12.4K"), ("revenue", 3_214_000.0, "₹3.21M"),
-     ("failure_rate", 0.04256, "4.26%"), ("avg_processing_s", 1.5, "1.50 s"), ("txn_count", 12345.0, "12,345"),
-     ("revenue", None, "—")],
+    [
+        ("revenue", 950.0, "₹950"),
+        ("revenue", 12_400.0, "₹12.4K"),
+        ("revenue", 3_214_000.0, "₹3.21M"),
+        ("failure_rate", 0.04256, "4.26%"),
+        ("avg_processing_s", 1.5, "1.50 s"),
+        ("txn_count", 12345.0, "12,345"),
+        ("revenue", None, "—"),
+    ],
 )
 def test_kpi_values_are_formatted_for_reading(metric: str, value: float | None, text: str) -> None:
     assert cards.format_value(metric, value) == text
@@ -161,8 +209,12 @@ def test_kpi_cards_carry_raw_values_and_colour_changes_by_meaning() -> None:
 def test_header_escapes_what_the_warehouse_says() -> None:
     from ui.queries import Freshness
 
-    fresh = Freshness(last_loaded_day=JAN(9), last_run_day=JAN(10), last_run_status="failed",
-                      last_run_message="<script>alert(1)</script>")
+    fresh = Freshness(
+        last_loaded_day=JAN(9),
+        last_run_day=JAN(10),
+        last_run_status="failed",
+        last_run_message="<script>alert(1)</script>",
+    )
     html = cards.header_html(fresh, data_docs_url="/data-docs/", data_docs_ready=True)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Data as of <b>09 Jan 2024</b>" in html and 'href="/data-docs/"' in html
@@ -175,12 +227,21 @@ def test_every_figure_is_a_valid_plotly_figure() -> None:
 
     rows = [(20240100 + d, ch, 10, 1, 50.0, 12.0) for d in range(1, 8) for ch in ("UPI", "Debit Card")]
     view = build_view(Filters(JAN(4), JAN(7)), rows, [("UPI", 40, 4, 200.0, 48.0)], source="agg_daily_region")
-    total = build_view(Filters(JAN(4), JAN(7), city="Pune", channel="UPI", segment="SME"),
-                       [(20240104, "All", 3, 1, 9.0, 3.0)], [("SME", 3, 1, 9.0, 3.0)], source="agg_daily_city")
-    quality = pd.DataFrame({"run_date": [JAN(1)], "suite": ["raw"], "expectations": [4], "passed": [3],
-                            "pass_rate": [0.75]})
-    figures = [*charts.view_figures(view).values(), *charts.view_figures(total).values(),
-               charts.pass_rate_figure(quality), charts.empty_figure("Nothing")]
+    total = build_view(
+        Filters(JAN(4), JAN(7), city="Pune", channel="UPI", segment="SME"),
+        [(20240104, "All", 3, 1, 9.0, 3.0)],
+        [("SME", 3, 1, 9.0, 3.0)],
+        source="agg_daily_city",
+    )
+    quality = pd.DataFrame(
+        {"run_date": [JAN(1)], "suite": ["raw"], "expectations": [4], "passed": [3], "pass_rate": [0.75]}
+    )
+    figures = [
+        *charts.view_figures(view).values(),
+        *charts.view_figures(total).values(),
+        charts.pass_rate_figure(quality),
+        charts.empty_figure("Nothing"),
+    ]
     for fig in figures:
         go.Figure(fig.to_dict())  # raises on any invalid property
     assert list(figures[0].data[1].x) == ["2024-01-04", "2024-01-05", "2024-01-06", "2024-01-07"]

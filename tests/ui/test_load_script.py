@@ -36,8 +36,9 @@ def test_the_load_script_runs_users_against_the_served_dashboard(pg_admin_url: s
 
     admin = sa.create_engine(pg_admin_url, poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
-        left = conn.exec_driver_sql("SELECT count(*) FROM pg_database WHERE datname = %(n)s",
-                                    {"n": result["database"]}).scalar()
+        left = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_database WHERE datname = %(n)s", {"n": result["database"]}
+        ).scalar()
     admin.dispose()
     assert left == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -13,10 +13,10 @@ import sqlalchemy as sa
 
 from tests.ui.conftest import Fact, add_day
 from ui.queries import (
+    City,
     DashboardQueries,
     Filters,
     Geography,
-    City,
     TTLCache,
     build_view,
     cascade,
@@ -79,8 +79,9 @@ def test_no_previous_data_means_no_change(queries: DashboardQueries) -> None:
         (replace(SECOND_HALF, region="South", channel="Net Banking"), 5, 0, 75.0),
     ],
 )
-def test_kpis_under_dimension_filters(queries: DashboardQueries, filters: Filters, count: int, failed: int,
-                                      revenue: float) -> None:
+def test_kpis_under_dimension_filters(
+    queries: DashboardQueries, filters: Filters, count: int, failed: int, revenue: float
+) -> None:
     k = queries.view(filters).kpis.current
     assert (k.txn_count, k.failed_count) == (count, failed)
     assert k.revenue == pytest.approx(revenue)
@@ -96,9 +97,13 @@ def test_a_filter_combination_without_rows_gives_an_empty_view(queries: Dashboar
 
 
 def test_unknown_values_match_nothing_instead_of_everything(queries: DashboardQueries) -> None:
-    for f in (replace(SECOND_HALF, channel="Cheque"), replace(SECOND_HALF, segment="VIP"),
-              replace(SECOND_HALF, region="Atlantis"), replace(SECOND_HALF, state="Atlantis"),
-              replace(SECOND_HALF, city="Atlantis")):
+    for f in (
+        replace(SECOND_HALF, channel="Cheque"),
+        replace(SECOND_HALF, segment="VIP"),
+        replace(SECOND_HALF, region="Atlantis"),
+        replace(SECOND_HALF, state="Atlantis"),
+        replace(SECOND_HALF, city="Atlantis"),
+    ):
         assert queries.view(f).empty, f
 
 
@@ -163,8 +168,9 @@ def test_comparison_by_channel_by_default(queries: DashboardQueries) -> None:
         (replace(SECOND_HALF, segment="SME"), "channel", ["Credit Card", "UPI"], "agg_daily_region"),
     ],
 )
-def test_comparison_drills_into_the_filter_that_is_set(queries: DashboardQueries, filters: Filters, dimension: str,
-                                                       items: list[str], source: str) -> None:
+def test_comparison_drills_into_the_filter_that_is_set(
+    queries: DashboardQueries, filters: Filters, dimension: str, items: list[str], source: str
+) -> None:
     view = queries.view(filters)
     assert view.comparison_dimension == dimension
     assert view.comparison["item"].tolist() == items
@@ -234,8 +240,13 @@ def test_which_dimensions_a_view_breaks_down_by(kwargs: dict, trend: str | None,
 
 @pytest.mark.parametrize(
     "kwargs, dim, fine",
-    [({}, "channel", False), ({"region": "West"}, "channel", False), ({"region": "West"}, "state", True),
-     ({"state": "Maharashtra"}, "channel", True), ({"city": "Pune"}, "segment", True)],
+    [
+        ({}, "channel", False),
+        ({"region": "West"}, "channel", False),
+        ({"region": "West"}, "state", True),
+        ({"state": "Maharashtra"}, "channel", True),
+        ({"city": "Pune"}, "segment", True),
+    ],
 )
 def test_queries_route_to_the_fine_rollup_only_for_state_and_city(kwargs: dict, dim: str, fine: bool) -> None:
     assert uses_fine_rollup(Filters(JAN(1), JAN(2), **kwargs), dim) is fine
@@ -273,7 +284,7 @@ def test_a_parent_change_never_leaves_an_impossible_child() -> None:
 def test_freshness_names_the_last_loaded_day_and_run(queries: DashboardQueries) -> None:
     fresh = queries.freshness()
     assert fresh.last_loaded_day == JAN(10)
-    assert fresh.last_loaded_at == datetime(2024, 1, 11, 2, 30, tzinfo=timezone.utc)
+    assert fresh.last_loaded_at == datetime(2024, 1, 11, 2, 30, tzinfo=UTC)
     assert fresh.last_run_status == "loaded"
     assert queries.bounds() == (JAN(1), JAN(10))
 
@@ -309,8 +320,12 @@ def test_results_are_cached_until_a_new_load_lands(warehouse_url: str) -> None:
     assert q.cache.misses == misses  # served from the cache
     writer = sa.create_engine(warehouse_url, poolclass=sa.pool.NullPool)
     with writer.begin() as conn:  # the pipeline loads 11 January
-        add_day(conn, JAN(11), [Fact("T9", "UPI", 1, 1, "SUCCESS", 10.0, 0.05, 1.0)],
-                loaded_at=datetime(2024, 1, 12, 3, tzinfo=timezone.utc))
+        add_day(
+            conn,
+            JAN(11),
+            [Fact("T9", "UPI", 1, 1, "SUCCESS", 10.0, 0.05, 1.0)],
+            loaded_at=datetime(2024, 1, 12, 3, tzinfo=UTC),
+        )
     writer.dispose()
     assert q.view(f).kpis.current.txn_count == 37
     assert q.freshness().last_loaded_day == JAN(11)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -21,7 +21,7 @@ def _clean(n: int = 3000, **config: object):
 
 
 def _load(engine: sa.Engine, clean) -> None:
-    load_day(engine, clean, source="test", sha256="0" * 64, flow_run_id="run-1", started_at=datetime.now(timezone.utc))
+    load_day(engine, clean, source="test", sha256="0" * 64, flow_run_id="run-1", started_at=datetime.now(UTC))
 
 
 def _rollups(engine: sa.Engine) -> tuple[list, list]:
@@ -51,10 +51,10 @@ def test_a_day_load_records_its_accounting_and_replaces_quarantine(engine: sa.En
         audit = conn.exec_driver_sql("SELECT * FROM load_audit").mappings().one()
         attempts = conn.exec_driver_sql("SELECT count(*) FROM load_runs").scalar()
         quarantined = conn.exec_driver_sql("SELECT count(*) FROM quarantine_rows").scalar()
-        reasons = dict(conn.exec_driver_sql(
-            "SELECT reject_reason, count(*) FROM quarantine_rows GROUP BY 1").all())
+        reasons = dict(conn.exec_driver_sql("SELECT reject_reason, count(*) FROM quarantine_rows GROUP BY 1").all())
         raw_amount = conn.exec_driver_sql(
-            "SELECT raw_record->>'amount' FROM quarantine_rows WHERE reject_reason = 'amount_not_positive' LIMIT 1").scalar()
+            "SELECT raw_record->>'amount' FROM quarantine_rows WHERE reject_reason = 'amount_not_positive' LIMIT 1"
+        ).scalar()
     assert audit["rows_received"] == audit["rows_loaded"] + audit["rows_quarantined"] + audit["duplicates_dropped"]
     assert audit["quarantine_reasons"] == clean.quarantine_reasons == reasons
     assert quarantined == clean.rejected.num_rows, "re-loading replaces the day's quarantine rows"
@@ -70,9 +70,14 @@ def test_loads_of_several_days_keep_each_day_in_its_own_partition(engine: sa.Eng
     records, malformed, _ = parse_raw_csv(raw, source_file="t.csv")
     _load(engine, clean_transactions(records, malformed, other))
     with engine.connect() as conn:
-        parts = conn.exec_driver_sql(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'fact_transactions'::regclass ORDER BY 1").scalars().all()
+        parts = (
+            conn.exec_driver_sql(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'fact_transactions'::regclass ORDER BY 1"
+            )
+            .scalars()
+            .all()
+        )
         leftovers = conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%%\\_load'").scalar()
     assert parts == ["fact_transactions_d20240229", "fact_transactions_d20240301"]
     assert leftovers == 0
@@ -80,7 +85,7 @@ def test_loads_of_several_days_keep_each_day_in_its_own_partition(engine: sa.Eng
 
 def test_reloading_an_unchanged_day_replaces_nothing_but_a_change_anywhere_reloads(engine: sa.Engine) -> None:
     clean = _clean()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     first = load_day(engine, clean, source="t", sha256="0" * 64, flow_run_id="a", started_at=started)
     again = load_day(engine, clean, source="t", sha256="0" * 64, flow_run_id="b", started_at=started)
     assert not first.unchanged and again.unchanged

@@ -12,8 +12,7 @@ def test_migrations_apply_once_and_are_recorded(warehouse_url: str) -> None:
     assert first == [p.name for p in migration_files()]
     assert second == []
     with engine.connect() as conn:
-        tables = {r[0] for r in conn.exec_driver_sql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {r[0] for r in conn.exec_driver_sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         channels = conn.exec_driver_sql("SELECT channel_name, fee_percent FROM dim_channel ORDER BY channel_key").all()
     assert {"dim_date", "dim_channel", "dim_customer", "dim_city", "load_audit", "schema_migrations"} <= tables
     assert [c[0] for c in channels] == ["Credit Card", "Debit Card", "UPI", "Net Banking"]
