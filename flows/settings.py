@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     defect_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of generated rows given a defect.")
 
     # --- orchestration ---------------------------------------------------------------------
+    late_arrival_days: int = Field(
+        default=7,
+        ge=0,
+        description="Days before its file's day that a record may belong to; older records are quarantined as too_late.",
+    )
     retry_attempts: int = Field(default=3, ge=1, description="Attempts of a retrying task (first try included).")
     retry_delay_s: float = Field(default=2.0, ge=0.0, description="Seconds between attempts.")
     backfill_concurrency: int = Field(default=4, ge=1, description="Days processed at once by a backfill.")
