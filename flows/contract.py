@@ -1,17 +1,21 @@
-"""The raw CSV contract: what a day's transactions file must look like.
+"""The raw CSV contract and the lake's table layouts: the one definition of each column list.
 
 A landed file that is not this contract at all fails the day; rows that break a field rule are
-quarantined by the transform instead (see README "Raw CSV contract").
+quarantined by the transform instead (see README "Raw CSV contract"). The processed and
+quarantine Parquet schemas below are what the transform writes and the load reads.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+import pyarrow as pa
+
 # Column order of files the generator writes; landed files may order columns freely.
 RAW_COLUMNS: Final[tuple[str, ...]] = (
-    "transaction_id",  # text, required, unique within the day
-    "transaction_ts",  # ISO 8601 timestamp; no offset means UTC; must fall inside the day (UTC)
+    "transaction_id",  # text, required; the last record of a repeated id in a file wins
+    "transaction_ts",  # ISO 8601 timestamp; no offset means UTC; on the file's day or up to
+    #                    BAP_LATE_ARRIVAL_DAYS days before it (UTC)
     "customer_id",  # text, required; joins the customer feed
     "city",  # text, required
     "state",  # text, required; region is derived from it
@@ -23,28 +27,38 @@ RAW_COLUMNS: Final[tuple[str, ...]] = (
 
 CUSTOMER_COLUMNS: Final[tuple[str, ...]] = ("customer_id", "customer_name", "segment", "signup_date")
 
-# Processed Parquet columns (data/processed/YYYY/MM/DD/cleaned_transactions.parquet), in order.
-PROCESSED_COLUMNS: Final[tuple[str, ...]] = (
-    "transaction_id",
-    "transaction_ts",
-    "date_key",
-    "customer_id",
-    "city",
-    "state",
-    "region",
-    "channel",
-    "channel_key",
-    "amount",
-    "status",
-    "processing_time_s",
-    "processing_delay_bucket",
-    "fee_percent",
-    "revenue",
-    "source_row",
+# Processed Parquet (data/processed/YYYY/MM/DD/cleaned_transactions.parquet): one row per accepted
+# transaction of the file; date_key is the UTC day of transaction_ts (flows.dates.date_key).
+PROCESSED_SCHEMA: Final[pa.Schema] = pa.schema(
+    [
+        ("transaction_id", pa.string()),
+        ("transaction_ts", pa.timestamp("us", tz="UTC")),
+        ("date_key", pa.int32()),
+        ("customer_id", pa.string()),
+        ("city", pa.string()),
+        ("state", pa.string()),
+        ("region", pa.string()),
+        ("channel", pa.string()),
+        ("channel_key", pa.int16()),
+        ("amount", pa.decimal128(12, 2)),
+        ("status", pa.string()),
+        ("processing_time_s", pa.float64()),
+        ("processing_delay_bucket", pa.string()),
+        ("fee_percent", pa.decimal128(5, 2)),
+        ("revenue", pa.decimal128(12, 2)),
+        ("source_row", pa.int64()),
+    ]
 )
+PROCESSED_COLUMNS: Final[tuple[str, ...]] = tuple(PROCESSED_SCHEMA.names)
 
-# Quarantine Parquet: every RAW_COLUMNS field as text, plus these two.
-QUARANTINE_EXTRA_COLUMNS: Final[tuple[str, ...]] = ("source_file", "source_row", "reject_reason")
+# Quarantine Parquet (data/quarantine/YYYY/MM/DD/rejected.parquet) and the warehouse's
+# quarantine_rows: one row per rejected record, every RAW_COLUMNS field as text, where it came
+# from and why it was rejected.
+QUARANTINE_SCHEMA: Final[pa.Schema] = pa.schema(
+    [(c, pa.string()) for c in RAW_COLUMNS]
+    + [("source_file", pa.string()), ("source_row", pa.int64()), ("reject_reason", pa.string())]
+)
+QUARANTINE_COLUMNS: Final[tuple[str, ...]] = tuple(QUARANTINE_SCHEMA.names)
 
 # Longest text the warehouse columns hold (characters, after trimming); longer values are quarantined.
 MAX_TEXT_LENGTH: Final[dict[str, int]] = {"transaction_id": 64, "customer_id": 50, "city": 100, "state": 100}

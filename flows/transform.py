@@ -4,13 +4,16 @@ Every record that enters leaves in exactly one of three places:
 - processed (one row per accepted transaction),
 - quarantine (one row per rejected record, every original field as text, with a reason code),
 - counted as an exact duplicate of an earlier record (all fields equal), which is dropped.
-So rows received = processed + quarantined + duplicates, per day, always.
+So rows received = processed + quarantined + duplicates, per file day, always.
 
-Rules, in the order they are applied (the first rule a record breaks is its reason):
-1. exact duplicates (every contract field identical, after the raw text) keep the first copy;
-2. field rules (see REASONS);
+Steps, in order (the first rule a record breaks is its reason):
+1. exact duplicates (every contract field identical, as raw text) keep the first copy;
+2. the field rules of flows/rules.py, in the order of `field_reasons`;
 3. repeated transaction_id with different content: the LAST valid record in file order wins
    (a later record is a correction); the earlier ones are quarantined as duplicate_transaction_id.
+Event time: a record belongs to the UTC day of its transaction_ts (its `date_key`). A file of
+day D accepts the days D - late_arrival_days to D; older records are `too_late`, later ones
+`timestamp_outside_day`.
 Money is exact: amounts are parsed from text into integer paise, revenue is computed in integer
 arithmetic (round half up) and stored as decimal(12,2).
 """
@@ -20,77 +23,71 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.contract import MAX_AMOUNT_EXCLUSIVE, MAX_PROCESSING_TIME_S, MAX_TEXT_LENGTH, PROCESSED_COLUMNS, RAW_COLUMNS
-from flows.reference import CHANNELS, FAST_BELOW_S, SLOW_FROM_S, STATE_REGION, STATUSES, UNKNOWN_REGION
+from flows.contract import PROCESSED_SCHEMA, QUARANTINE_SCHEMA, RAW_COLUMNS
+from flows.dates import date_key
+from flows.reference import CHANNELS, FAST_BELOW_S, SLOW_FROM_S, STATE_REGION, UNKNOWN_REGION
+from flows.rules import (
+    CODES,
+    REASONS,
+    Amount,
+    Codes,
+    Column,
+    EventWindow,
+    Mask,
+    amount_rule,
+    channel_positions,
+    channel_rule,
+    customer_rule,
+    first_reason,
+    instants_us,
+    length_rule,
+    location_rule,
+    normalised_status,
+    parse_amount,
+    parse_seconds,
+    parse_timestamps,
+    processing_time_rule,
+    reason_names,
+    status_rule,
+    timestamp_rule,
+    transaction_id_rule,
+    trimmed,
+)
+
+__all__ = [
+    "PROCESSED_SCHEMA",
+    "QUARANTINE_SCHEMA",
+    "REASONS",
+    "CleanResult",
+    "clean_transactions",
+    "decimal_from_units",
+    "processing_delay_bucket",
+    "revenue_paise",
+]
 
 log = logging.getLogger("bap.processing")
 
-# Reason code -> what it means (README "Quarantine reasons" is generated from this).
-REASONS: dict[str, str] = {
-    "malformed_record": "the record could not be split into the header's fields",
-    "missing_transaction_id": "transaction_id is empty",
-    "invalid_amount": "amount is not a plain decimal number",
-    "amount_not_positive": "amount is zero or negative",
-    "amount_too_many_decimals": "amount has more than 2 decimal places",
-    "amount_out_of_range": "amount is 10,000,000,000 or more",
-    "unknown_status": "status is not SUCCESS or FAILED",
-    "unknown_channel": "channel is not a known payment channel",
-    "invalid_timestamp": "transaction_ts is not an ISO 8601 timestamp",
-    "timestamp_outside_day": "transaction_ts is not inside the partition day (UTC)",
-    "missing_customer_id": "customer_id is empty",
-    "missing_city": "city or state is empty",
-    "invalid_processing_time": "processing_time_s is not a number between 0 and 1,000,000",
-    "value_too_long": "transaction_id (64), customer_id (50), city or state (100 characters) is longer than the warehouse holds",
-    "duplicate_transaction_id": "a later record of the same day carries the same transaction_id",
-}
-
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
-_ISO_TS = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
-
-PROCESSED_SCHEMA = pa.schema(
-    [
-        ("transaction_id", pa.string()),
-        ("transaction_ts", pa.timestamp("us", tz="UTC")),
-        ("date_key", pa.int32()),
-        ("customer_id", pa.string()),
-        ("city", pa.string()),
-        ("state", pa.string()),
-        ("region", pa.string()),
-        ("channel", pa.string()),
-        ("channel_key", pa.int16()),
-        ("amount", pa.decimal128(12, 2)),
-        ("status", pa.string()),
-        ("processing_time_s", pa.float64()),
-        ("processing_delay_bucket", pa.string()),
-        ("fee_percent", pa.decimal128(5, 2)),
-        ("revenue", pa.decimal128(12, 2)),
-        ("source_row", pa.int64()),
-    ]
-)
-assert tuple(PROCESSED_SCHEMA.names) == PROCESSED_COLUMNS
-
-QUARANTINE_SCHEMA = pa.schema(
-    [(c, pa.string()) for c in RAW_COLUMNS]
-    + [("source_file", pa.string()), ("source_row", pa.int64()), ("reject_reason", pa.string())]
-)
+_CHANNEL_KEYS = np.array([key for key, _ in CHANNELS.values()], dtype=np.int16)
+_FEE_BASIS_POINTS = np.array([int(fee * 100) for _, fee in CHANNELS.values()], dtype=np.int64)
 
 
 @dataclass(frozen=True)
 class CleanResult:
     """processed: one row per accepted transaction; rejected: one row per quarantined record."""
 
-    run_date: date
-    processed: pa.Table
-    rejected: pa.Table
+    run_date: date  # the file's day
+    processed: pa.Table  # PROCESSED_SCHEMA; date_key is each record's own UTC day
+    rejected: pa.Table  # QUARANTINE_SCHEMA
     duplicates_dropped: int
     rows_received: int
+    rows_late: int  # processed rows of a day before run_date (late arrivals, not quarantined)
 
     @property
     def quarantine_reasons(self) -> dict[str, int]:
@@ -104,239 +101,241 @@ class CleanResult:
         return self.rows_received == self.processed.num_rows + self.rejected.num_rows + self.duplicates_dropped
 
 
-def processing_delay_bucket(seconds: pa.Array | pa.ChunkedArray) -> pa.Array:
+@dataclass(frozen=True)
+class Fields:
+    """A file's records trimmed and parsed, one entry per record."""
+
+    transaction_id: Column
+    customer_id: Column
+    city: Column
+    state: Column
+    channel: Column
+    channel_position: npt.NDArray[np.int64]
+    status: Column
+    amount: Amount
+    transaction_ts: pa.Array
+    processing_time_s: npt.NDArray[np.float64]
+    source_row: Column
+
+
+def parse_fields(records: pa.Table, transaction_id: Column) -> Fields:
+    """`transaction_id` is the records' id column, already trimmed."""
+    channel = pc.fill_null(trimmed(records.column("channel")), "")
+    return Fields(
+        transaction_id=transaction_id,
+        customer_id=trimmed(records.column("customer_id")),
+        city=trimmed(records.column("city")),
+        state=trimmed(records.column("state")),
+        channel=channel,
+        channel_position=channel_positions(channel),
+        status=normalised_status(records.column("status")),
+        amount=parse_amount(records.column("amount")),
+        transaction_ts=parse_timestamps(records.column("transaction_ts")),
+        processing_time_s=parse_seconds(records.column("processing_time_s")),
+        source_row=records.column("source_row"),
+    )
+
+
+def field_reasons(fields: Fields, window: EventWindow) -> Codes:
+    """The field rules, in the order they apply: each record's first broken rule, or 0."""
+    return first_reason(
+        transaction_id_rule(fields.transaction_id),
+        amount_rule(fields.amount),
+        status_rule(fields.status),
+        channel_rule(fields.channel_position),
+        timestamp_rule(fields.transaction_ts, window),
+        customer_rule(fields.customer_id),
+        location_rule(fields.city, fields.state),
+        length_rule(
+            {
+                "transaction_id": fields.transaction_id,
+                "customer_id": fields.customer_id,
+                "city": fields.city,
+                "state": fields.state,
+            }
+        ),
+        processing_time_rule(fields.processing_time_s),
+    )
+
+
+# --- duplicates -----------------------------------------------------------------------------------
+
+
+def id_groups(transaction_id: Column) -> npt.NDArray[np.int64]:
+    """A number per record, equal for records of equal id (null is one id of its own)."""
+    encoded = pc.dictionary_encode(transaction_id, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _sharing(groups: npt.NDArray[np.int64]) -> Mask:
+    """True where another record is in the same group."""
+    return np.bincount(groups)[groups] > 1 if len(groups) else np.zeros(0, dtype=bool)
+
+
+def exact_duplicates(records: pa.Table, groups: npt.NDArray[np.int64]) -> Mask:
+    """True for every copy after the first of a record (all contract fields equal, as raw text).
+
+    Only records that share an id (`groups`) can be copies, so the whole-record comparison runs
+    on those alone, usually a few."""
+    candidates = np.flatnonzero(_sharing(groups))
+    duplicate = np.zeros(records.num_rows, dtype=bool)
+    if len(candidates):
+        subset = records.take(pa.array(candidates))
+        parts = [pc.fill_null(subset.column(c), "\x00") for c in RAW_COLUMNS]  # null apart from empty
+        keys = pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
+        first = pc.index_in(keys, value_set=keys).to_numpy(zero_copy_only=False)
+        duplicate[candidates[first != np.arange(len(candidates))]] = True
+    return duplicate
+
+
+def superseded(groups: npt.NDArray[np.int64], valid: Mask) -> Mask:
+    """True for a valid record when a later valid record carries the same id (the last one wins)."""
+    counts = np.bincount(groups[valid], minlength=int(groups.max(initial=-1)) + 1)
+    repeated = np.flatnonzero(valid & (counts[groups] > 1))
+    result = np.zeros(len(groups), dtype=bool)
+    if len(repeated):
+        _, last = np.unique(groups[repeated][::-1], return_index=True)
+        result[repeated] = True
+        result[repeated[::-1][last]] = False
+    return result
+
+
+# --- enrichment -----------------------------------------------------------------------------------
+
+
+def processing_delay_bucket(seconds: Column) -> pa.Array:
     """fast below FAST_BELOW_S, slow from SLOW_FROM_S, medium in between."""
     return pc.if_else(
         pc.less(seconds, FAST_BELOW_S), "fast", pc.if_else(pc.less(seconds, SLOW_FROM_S), "medium", "slow")
     )
 
 
-def revenue_paise(amount_paise: np.ndarray, fee_basis_points: np.ndarray, success: np.ndarray) -> np.ndarray:
+def revenue_paise(
+    amount_paise: npt.NDArray[np.int64], fee_basis_points: npt.NDArray[np.int64], success: Mask
+) -> npt.NDArray[np.int64]:
     """amount x fee_percent / 100, rounded half up to the paisa; failed transactions earn 0."""
     revenue = (amount_paise * fee_basis_points + 5_000) // 10_000
     return np.where(success, revenue, 0)
 
 
-def decimal_from_units(units: np.ndarray, type_: pa.Decimal128Type) -> pa.Array:
+def decimal_from_units(units: npt.NDArray[np.int64], type_: pa.Decimal128Type) -> pa.Array:
     """Exact decimal array from integers in 10**-scale units (no float round trip)."""
     units = np.ascontiguousarray(units, dtype=np.int64)
     words = np.empty((len(units), 2), dtype=np.int64)
     words[:, 0] = units
     words[:, 1] = units >> 63  # sign extension into the high 64 bits
-    return pa.Array.from_buffers(type_, len(units), [None, pa.py_buffer(words.tobytes())])
+    return pa.Array.from_buffers(type_, len(units), [None, pa.py_buffer(words)])
 
 
-def _day_bounds(run_date: date) -> tuple[pd.Timestamp, pd.Timestamp]:
-    start = datetime(run_date.year, run_date.month, run_date.day, tzinfo=UTC)
-    return pd.Timestamp(start), pd.Timestamp(start + timedelta(days=1))
+def region_of_states(state: Column) -> pa.Array:
+    """reference.STATE_REGION per state; UNKNOWN_REGION for a state it does not list."""
+    positions = pc.index_in(state, pa.array(list(STATE_REGION)))
+    return pc.fill_null(pc.take(pa.array(list(STATE_REGION.values())), positions), UNKNOWN_REGION)
 
 
-def _trim(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.utf8_trim_whitespace(column)
+def processed_table(fields: Fields, valid: Mask, window: EventWindow) -> pa.Table:
+    """The accepted records, enriched: one row per transaction, PROCESSED_SCHEMA."""
+    keep = pa.array(valid)
+    position = fields.channel_position[valid]
+    fee = _FEE_BASIS_POINTS[position]
+    status = pc.filter(fields.status, keep)
+    paise = fields.amount.paise[valid]
+    seconds = pa.array(np.round(fields.processing_time_s[valid], 3))
+    timestamps = pc.filter(fields.transaction_ts, keep)
+    state = pc.filter(fields.state, keep)
+    success = np.asarray(pc.equal(status, "SUCCESS").to_numpy(zero_copy_only=False), dtype=bool)
+    columns: dict[str, Column] = {
+        "transaction_id": pc.filter(fields.transaction_id, keep),
+        "transaction_ts": timestamps,
+        "date_key": pa.array(window.date_keys(instants_us(timestamps))),
+        "customer_id": pc.filter(fields.customer_id, keep),
+        "city": pc.filter(fields.city, keep),
+        "state": state,
+        "region": region_of_states(state),
+        "channel": pc.filter(fields.channel, keep),
+        "channel_key": pa.array(_CHANNEL_KEYS[position]),
+        "amount": decimal_from_units(paise, pa.decimal128(12, 2)),
+        "status": status,
+        "processing_time_s": seconds,
+        "processing_delay_bucket": processing_delay_bucket(seconds),
+        "fee_percent": decimal_from_units(fee, pa.decimal128(5, 2)),
+        "revenue": decimal_from_units(revenue_paise(paise, fee, success), pa.decimal128(12, 2)),
+        "source_row": pc.filter(fields.source_row, keep),
+    }
+    return pa.table(columns, schema=PROCESSED_SCHEMA)
 
 
-def _blank(column: pa.ChunkedArray) -> np.ndarray:
-    return pc.fill_null(pc.equal(pc.utf8_length(column), 0), True).to_numpy(zero_copy_only=False)
-
-
-def _row_keys(records: pa.Table) -> pa.ChunkedArray:
-    """One string per record joining every contract field (null marked apart from empty)."""
-    parts = [pc.fill_null(records.column(c), "\x00") for c in RAW_COLUMNS]
-    return pc.binary_join_element_wise(*parts, "\x1f")
-
-
-def _repeats(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """True where a value already occurred earlier in the array (hash lookup, no sort)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    first = pc.index_in(values, value_set=values).to_numpy(zero_copy_only=False)
-    return first != np.arange(len(values))
-
-
-def _shared(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """True where a value occurs more than once in the array (nulls count as one value)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    first = pc.index_in(values, value_set=values).to_numpy(zero_copy_only=False)
-    return np.bincount(first, minlength=len(values))[first] > 1
-
-
-def clean_transactions(records: pa.Table, malformed: pa.Table, run_date: date) -> CleanResult:
-    """One row per accepted transaction of `run_date`; rejects carry a reason."""
-    received = records.num_rows + malformed.num_rows
-
-    # 1. exact duplicates: keep the first copy. Only records sharing a transaction_id can be
-    #    copies, so the whole-record comparison runs on those alone (usually none).
-    duplicate = np.zeros(records.num_rows, dtype=bool)
-    candidates = np.flatnonzero(_shared(records.column("transaction_id")))
-    if len(candidates):
-        duplicate[candidates[_repeats(_row_keys(records.take(pa.array(candidates))))]] = True
-    duplicates_dropped = int(duplicate.sum())
-    if duplicates_dropped:
-        records = records.filter(pa.array(~duplicate))
-    n = records.num_rows
-
-    # 2. field rules; `reason` holds the first rule each record breaks.
-    reason = np.full(n, None, dtype=object)
-
-    def flag(mask: np.ndarray, code: str) -> None:
-        hit = mask & (reason == None)  # noqa: E711 - numpy elementwise comparison
-        reason[hit] = code
-
-    tx_id = _trim(records.column("transaction_id"))
-    flag(_blank(tx_id), "missing_transaction_id")
-
-    amount_text = pc.fill_null(_trim(records.column("amount")), "")
-    is_number = pc.match_substring_regex(amount_text, _NUMBER).to_numpy(zero_copy_only=False)
-    flag(~is_number, "invalid_amount")
-    parts = pc.extract_regex(
-        pc.if_else(pa.array(is_number), amount_text, "0"), r"^(?P<sign>[+-]?)(?P<whole>\d*)\.?(?P<frac>\d*)$"
-    )
-    sign = pc.struct_field(parts, "sign")
-    whole = pc.struct_field(parts, "whole")
-    frac = pc.struct_field(parts, "frac")
-    whole_digits = pc.utf8_length(pc.utf8_ltrim(whole, "0")).to_numpy(zero_copy_only=False)
-    frac_len = pc.utf8_length(frac).to_numpy(zero_copy_only=False)
-    too_big = whole_digits > len(str(MAX_AMOUNT_EXCLUSIVE)) - 1
-    safe_whole = pc.if_else(pa.array(too_big | (whole_digits == 0)), "0", whole)
-    whole_int = pc.cast(safe_whole, pa.int64()).to_numpy(zero_copy_only=False)
-    frac2 = pc.utf8_slice_codeunits(pc.utf8_rpad(frac, 2, "0"), 0, 2)
-    frac_int = pc.cast(frac2, pa.int64()).to_numpy(zero_copy_only=False)
-    negative = pc.equal(sign, "-").to_numpy(zero_copy_only=False)
-    paise = whole_int * 100 + frac_int
-    flag(is_number & ~too_big & (negative | (paise == 0)), "amount_not_positive")
-    flag(is_number & (frac_len > 2), "amount_too_many_decimals")
-    flag(is_number & too_big, "amount_out_of_range")
-
-    status = pc.utf8_upper(pc.fill_null(_trim(records.column("status")), ""))
-    flag(~pc.is_in(status, pa.array(STATUSES)).to_numpy(zero_copy_only=False), "unknown_status")
-
-    channel = pc.fill_null(_trim(records.column("channel")), "")
-    channel_index = pc.index_in(channel, pa.array(list(CHANNELS))).to_numpy(zero_copy_only=False)
-    channel_known = ~np.isnan(channel_index.astype(float))
-    flag(~channel_known, "unknown_channel")
-
-    ts_text = pc.fill_null(_trim(records.column("transaction_ts")), "")
-    ts_shape = pc.match_substring_regex(ts_text, _ISO_TS).to_numpy(zero_copy_only=False)
-    ts = pd.to_datetime(
-        pd.Series(pc.if_else(pa.array(ts_shape), ts_text, None).to_pandas(), dtype="object"),
-        errors="coerce",
-        utc=True,
-        format="ISO8601",
-    )
-    ts_ok = ts.notna().to_numpy()
-    flag(~ts_ok, "invalid_timestamp")
-    day_start, day_end = _day_bounds(run_date)
-    inside = ((ts >= day_start) & (ts < day_end)).fillna(False).to_numpy(dtype=bool)
-    flag(ts_ok & ~inside, "timestamp_outside_day")
-
-    customer = _trim(records.column("customer_id"))
-    flag(_blank(customer), "missing_customer_id")
-    city = _trim(records.column("city"))
-    state = _trim(records.column("state"))
-    flag(_blank(city) | _blank(state), "missing_city")
-    trimmed = {"transaction_id": tx_id, "customer_id": customer, "city": city, "state": state}
-    for name, limit in MAX_TEXT_LENGTH.items():
-        flag(
-            pc.fill_null(pc.greater(pc.utf8_length(trimmed[name]), limit), False).to_numpy(zero_copy_only=False),
-            "value_too_long",
-        )
-
-    proc_text = pc.fill_null(_trim(records.column("processing_time_s")), "")
-    proc_is_number = pc.match_substring_regex(proc_text, _NUMBER).to_numpy(zero_copy_only=False)
-    proc = pc.cast(pc.if_else(pa.array(proc_is_number), proc_text, "-1"), pa.float64()).to_numpy(zero_copy_only=False)
-    # Checked as stored (3 decimals): 999999.9996 would round to 1,000,000.000.
-    flag(~proc_is_number | (proc < 0) | (np.round(proc, 3) >= MAX_PROCESSING_TIME_S), "invalid_processing_time")
-
-    # 3. repeated ids among valid records: the last one in file order wins.
-    valid = reason == None  # noqa: E711
-    repeated = np.flatnonzero(valid & _shared(tx_id)) if valid.any() else np.array([], dtype=np.int64)
-    if len(repeated):
-        later_first = pc.take(tx_id, pa.array(repeated[::-1]))  # the valid records whose id repeats, last first
-        superseded = repeated[_repeats(later_first)[::-1]]
-        reason[superseded] = "duplicate_transaction_id"
-        valid[superseded] = False
-
-    # Quarantine: every original field as text.
-    rejected_idx = np.flatnonzero(~valid)
-    rejected = records.take(pa.array(rejected_idx)).append_column(
-        "reject_reason", pa.array(reason[rejected_idx].tolist(), pa.string())
-    )
+def quarantine_table(records: pa.Table, codes: Codes, malformed: pa.Table) -> pa.Table:
+    """The rejected records, every original field as text, then the malformed ones: QUARANTINE_SCHEMA."""
+    rejected = codes != 0
+    parsed = records.filter(pa.array(rejected)).append_column("reject_reason", reason_names(codes[rejected]))
+    tables = [parsed.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)]
     if malformed.num_rows:
-        extra = pa.table(
+        unparsed = pa.table(
             {
-                **{c: pa.nulls(malformed.num_rows, pa.string()) for c in RAW_COLUMNS},
+                # Keep the unparsed text where the operator looks first: the transaction_id field.
+                "transaction_id": malformed.column("raw_text"),
+                **{c: pa.nulls(malformed.num_rows, pa.string()) for c in RAW_COLUMNS[1:]},
                 "source_file": malformed.column("source_file"),
                 "source_row": malformed.column("source_row"),
                 "reject_reason": malformed.column("reason"),
             }
         )
-        # Keep the unparsed text where the operator looks first: the transaction_id field.
-        extra = extra.set_column(0, "transaction_id", malformed.column("raw_text"))
-        rejected = pa.concat_tables(
-            [rejected.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA), extra.cast(QUARANTINE_SCHEMA)]
-        )
-    else:
-        rejected = rejected.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
+        tables.append(unparsed.cast(QUARANTINE_SCHEMA))
+    return pa.concat_tables(tables)
 
-    # Enrich the accepted records.
-    keep = np.flatnonzero(valid)
-    take = pa.array(keep)
-    ch_idx = channel_index[keep].astype(np.int64)
-    channel_items = list(CHANNELS.items())
-    channel_keys = np.array([v[0] for _, v in channel_items], dtype=np.int16)[ch_idx]
-    fee_bp = np.array([int(v[1] * 100) for _, v in channel_items], dtype=np.int64)[ch_idx]
-    kept_status = pc.take(status, take)
-    success = pc.equal(kept_status, "SUCCESS").to_numpy(zero_copy_only=False)
-    kept_paise = paise[keep]
-    kept_proc = np.round(proc[keep], 3)
-    kept_state = pc.take(state, take)
-    region = pc.fill_null(
-        pc.take(pa.array(list(STATE_REGION.values())), pc.index_in(kept_state, pa.array(list(STATE_REGION)))),
-        UNKNOWN_REGION,
-    )
-    date_key = int(run_date.strftime("%Y%m%d"))
-    processed = pa.table(
-        {
-            "transaction_id": pc.take(tx_id, take),
-            "transaction_ts": pa.array(ts.iloc[keep].dt.as_unit("us"), pa.timestamp("us", tz="UTC")),
-            "date_key": pa.array(np.full(len(keep), date_key, dtype=np.int32)),
-            "customer_id": pc.take(customer, take),
-            "city": pc.take(city, take),
-            "state": kept_state,
-            "region": region,
-            "channel": pc.take(channel, take),
-            "channel_key": pa.array(channel_keys),
-            "amount": decimal_from_units(kept_paise, pa.decimal128(12, 2)),
-            "status": kept_status,
-            "processing_time_s": pa.array(kept_proc),
-            "processing_delay_bucket": processing_delay_bucket(pa.array(kept_proc)),
-            "fee_percent": decimal_from_units(fee_bp, pa.decimal128(5, 2)),
-            "revenue": decimal_from_units(revenue_paise(kept_paise, fee_bp, success), pa.decimal128(12, 2)),
-            "source_row": pc.take(records.column("source_row"), take),
-        },
-        schema=PROCESSED_SCHEMA,
-    )
+
+# --- the pipeline ---------------------------------------------------------------------------------
+
+
+def clean_transactions(
+    records: pa.Table, malformed: pa.Table, run_date: date, *, late_arrival_days: int = 0
+) -> CleanResult:
+    """One row per accepted transaction of the file of `run_date`; rejects carry a reason.
+
+    A record's own day (UTC) may be `run_date` or one of the `late_arrival_days` days before it."""
+    window = EventWindow.ending(run_date, late_arrival_days)
+    received = records.num_rows + malformed.num_rows
+    transaction_id = trimmed(records.column("transaction_id"))
+    groups = id_groups(transaction_id)
+    duplicate = exact_duplicates(records, groups)
+    if duplicate.any():
+        kept = pa.array(~duplicate)
+        records, transaction_id, groups = records.filter(kept), pc.filter(transaction_id, kept), groups[~duplicate]
+    fields = parse_fields(records, transaction_id)
+    codes = field_reasons(fields, window)
+    codes = np.where(superseded(groups, codes == 0), np.uint8(CODES["duplicate_transaction_id"]), codes)
+    valid = codes == 0
+    processed = processed_table(fields, valid, window)
+    late = int(np.count_nonzero(processed.column("date_key").to_numpy() < date_key(run_date)))
     # One chunk per column: pyarrow's CSV writer (used by the warehouse COPY) emits stale buffer
     # bytes - 8 KiB of NULs - when a table's first chunk is empty (apache/arrow#36889), which a
     # header-only first file or malformed-only quarantine produces.
     result = CleanResult(
         run_date=run_date,
         processed=processed.combine_chunks(),
-        rejected=rejected.combine_chunks(),
-        duplicates_dropped=duplicates_dropped,
+        rejected=quarantine_table(records, codes, malformed).combine_chunks(),
+        duplicates_dropped=int(duplicate.sum()),
         rows_received=received,
+        rows_late=late,
     )
     assert result.reconciles, "row accounting does not reconcile"
+    _log_result(result)
+    return result
+
+
+def _log_result(result: CleanResult) -> None:
     log.info(
         "day transformed",
         extra={
-            "run_date": str(run_date),
-            "received": received,
-            "processed": processed.num_rows,
-            "quarantined": rejected.num_rows,
-            "duplicates_dropped": duplicates_dropped,
+            "run_date": str(result.run_date),
+            "received": result.rows_received,
+            "processed": result.processed.num_rows,
+            "late": result.rows_late,
+            "quarantined": result.rejected.num_rows,
+            "duplicates_dropped": result.duplicates_dropped,
             "reasons": result.quarantine_reasons,
         },
     )
-    return result

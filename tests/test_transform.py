@@ -1,8 +1,11 @@
-"""clean_transactions: every quarantine rule, the delay buckets, exact money, dedupe, accounting.
+"""clean_transactions: every quarantine rule, event time, the delay buckets, exact money, dedupe,
+accounting.
 
 Each test builds a few raw records (text, as the ingest step hands them over) from a good
-default row, cleans them for DAY and checks what a user sees: the accepted rows, the reason
-each rejected row carries, and that received = processed + quarantined + duplicates.
+default row, cleans them as the file of DAY with a week of late arrivals (the product's default)
+and checks what a user sees: the accepted rows and their day, the reason each rejected row
+carries, and that received = processed + quarantined + duplicates. tests/test_rules.py tables
+each rule on its own.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from decimal import ROUND_HALF_UP, Decimal
 import pyarrow as pa
 import pytest
 
-from flows.contract import RAW_COLUMNS
+from flows.contract import PROCESSED_SCHEMA, QUARANTINE_SCHEMA, RAW_COLUMNS
 from flows.ingest import MALFORMED_SCHEMA
 from flows.reference import CHANNELS
 from flows.transform import REASONS, CleanResult, clean_transactions, processing_delay_bucket
 
 DAY = date(2024, 3, 5)  # a Tuesday
+LATE_DAYS = 7  # the file of DAY accepts records of 2024-02-27 to 2024-03-05 (UTC)
 
 GOOD = {
     "transaction_id": "TXN-1",
@@ -59,8 +63,11 @@ def malformed(*texts: str, first_row: int = 1) -> pa.Table:
     )
 
 
-def clean(*rows: dict[str, str | None], bad: pa.Table | None = None, day: date = DAY) -> CleanResult:
-    result = clean_transactions(records(*rows), bad if bad is not None else MALFORMED_SCHEMA.empty_table(), day)
+def clean(
+    *rows: dict[str, str | None], bad: pa.Table | None = None, day: date = DAY, late_days: int = LATE_DAYS
+) -> CleanResult:
+    malformed_records = bad if bad is not None else MALFORMED_SCHEMA.empty_table()
+    result = clean_transactions(records(*rows), malformed_records, day, late_arrival_days=late_days)
     assert_reconciles(result)
     return result
 
@@ -110,10 +117,11 @@ FIELD_RULES = [
     ("invalid_timestamp", {"transaction_ts": "2024-02-30T10:00:00Z"}),
     ("invalid_timestamp", {"transaction_ts": "05/03/2024 10:00"}),
     ("invalid_timestamp", {"transaction_ts": ""}),
-    ("timestamp_outside_day", {"transaction_ts": "2024-03-04T23:59:59Z"}),
     ("timestamp_outside_day", {"transaction_ts": "2024-03-06T00:00:00Z"}),
     ("timestamp_outside_day", {"transaction_ts": "2024-03-05T22:30:00-02:00"}),  # 00:30 UTC next day
-    ("timestamp_outside_day", {"transaction_ts": "2024-03-05T03:00:00+05:30"}),  # 21:30 UTC day before
+    ("too_late", {"transaction_ts": "2024-02-26T23:59:59Z"}),  # the day before the window
+    ("too_late", {"transaction_ts": "2024-02-27T03:00:00+05:30"}),  # 21:30 UTC on 02-26
+    ("too_late", {"transaction_ts": "2023-03-05T10:00:00Z"}),
     ("missing_customer_id", {"customer_id": ""}),
     ("missing_customer_id", {"customer_id": " "}),
     ("missing_city", {"city": ""}),
@@ -153,6 +161,7 @@ def test_a_row_breaking_a_field_rule_is_quarantined_with_its_reason(reason: str,
         {"processing_time_s": "0"},
         {"transaction_ts": "2024-03-05T00:00:00Z"},
         {"transaction_ts": "2024-03-05T23:59:59.999999Z"},
+        {"transaction_ts": "2024-02-27T00:00:00Z"},  # the first instant of the late window
     ],
 )
 def test_values_at_the_edge_of_a_rule_are_accepted(edge_fields: dict) -> None:
@@ -364,6 +373,92 @@ def test_a_mix_of_offsets_in_one_file_is_handled_row_by_row() -> None:
     assert reasons(result) == ["timestamp_outside_day"]
 
 
+# --- event time: each record in its own UTC day ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, date_key",
+    [
+        ("2024-03-05T10:00:00Z", 20240305),
+        ("2024-03-05T03:00:00+05:30", 20240304),  # 21:30 UTC the day before: a late arrival
+        ("2024-03-04T23:59:59Z", 20240304),
+        ("2024-03-01T12:00:00Z", 20240301),
+        ("2024-02-29T12:00:00Z", 20240229),
+        ("2024-02-27T00:00:00Z", 20240227),
+        ("2024-03-06T01:00:00+02:00", 20240305),  # 23:00 UTC on the day
+    ],
+)
+def test_an_accepted_record_is_keyed_by_its_own_utc_day(text: str, date_key: int) -> None:
+    result = clean({"transaction_ts": text})
+    assert result.processed.column("date_key").to_pylist() == [date_key]
+    assert result.rows_late == (date_key < 20240305)
+    assert result.run_date == DAY, "the result stays the file's day"
+
+
+def test_late_records_are_loaded_not_quarantined_and_counted() -> None:
+    result = clean(
+        {"transaction_ts": "2024-03-05T10:00:00Z"},
+        {"transaction_ts": "2024-03-04T10:00:00Z"},
+        {"transaction_ts": "2024-02-28T10:00:00Z"},
+        {"transaction_ts": "2024-02-20T10:00:00Z"},  # beyond the window
+        {"transaction_ts": "2024-03-06T10:00:00Z"},  # after the file's day
+    )
+    assert result.processed.column("date_key").to_pylist() == [20240305, 20240304, 20240228]
+    assert result.rows_late == 2
+    assert result.quarantine_reasons == {"timestamp_outside_day": 1, "too_late": 1}
+
+
+@pytest.mark.parametrize(
+    "late_days, loaded, quarantined",
+    [
+        (0, ["TODAY"], {"too_late": 3}),
+        (1, ["TODAY", "YESTERDAY"], {"too_late": 2}),
+        (6, ["TODAY", "YESTERDAY"], {"too_late": 2}),
+        (7, ["TODAY", "YESTERDAY", "WEEK"], {"too_late": 1}),
+        (30, ["TODAY", "YESTERDAY", "WEEK", "MONTH"], {}),
+    ],
+)
+def test_the_late_window_decides_which_earlier_days_a_file_may_carry(
+    late_days: int, loaded: list[str], quarantined: dict[str, int]
+) -> None:
+    result = clean(
+        {"transaction_id": "TODAY", "transaction_ts": "2024-03-05T00:00:00Z"},
+        {"transaction_id": "YESTERDAY", "transaction_ts": "2024-03-04T23:59:59Z"},
+        {"transaction_id": "WEEK", "transaction_ts": "2024-02-27T00:00:00Z"},
+        {"transaction_id": "MONTH", "transaction_ts": "2024-02-05T00:00:00Z"},
+        late_days=late_days,
+    )
+    assert result.processed.column("transaction_id").to_pylist() == loaded
+    assert result.rows_late == len(loaded) - 1
+    assert result.quarantine_reasons == quarantined
+
+
+def test_the_last_record_of_an_id_wins_whichever_day_it_falls_on() -> None:
+    result = clean(
+        {"transaction_id": "T-1", "transaction_ts": "2024-03-04T10:00:00Z", "status": "SUCCESS"},
+        {"transaction_id": "T-1", "transaction_ts": "2024-03-05T09:00:00Z", "status": "FAILED"},
+        {"transaction_id": "T-2", "transaction_ts": "2024-03-05T09:00:00Z", "status": "SUCCESS"},
+        {"transaction_id": "T-2", "transaction_ts": "2024-03-03T09:00:00Z", "status": "FAILED"},
+    )
+    rows = result.processed.select(["transaction_id", "date_key", "status"]).to_pylist()
+    assert rows == [
+        {"transaction_id": "T-1", "date_key": 20240305, "status": "FAILED"},
+        {"transaction_id": "T-2", "date_key": 20240303, "status": "FAILED"},
+    ]
+    assert result.rows_late == 1
+    assert reasons(result) == ["duplicate_transaction_id", "duplicate_transaction_id"]
+
+
+def test_without_a_late_window_the_file_holds_its_own_day_only() -> None:
+    result = clean_transactions(
+        records({"transaction_ts": "2024-03-05T10:00:00Z"}, {"transaction_ts": "2024-03-04T10:00:00Z"}),
+        MALFORMED_SCHEMA.empty_table(),
+        DAY,
+    )
+    assert result.processed.column("date_key").to_pylist() == [20240305]
+    assert result.quarantine_reasons == {"too_late": 1}
+
+
 def test_accepted_rows_are_trimmed_and_enriched() -> None:
     row = clean(
         {"customer_id": " CUST-7 ", "city": " Kochi ", "state": "Kerala ", "channel": " Net Banking "}
@@ -371,6 +466,24 @@ def test_accepted_rows_are_trimmed_and_enriched() -> None:
     assert (row["customer_id"], row["city"], row["state"], row["region"]) == ("CUST-7", "Kochi", "Kerala", "South")
     assert (row["channel"], row["channel_key"], row["fee_percent"]) == ("Net Banking", 4, Decimal("1.50"))
     assert row["date_key"] == 20240305
+
+
+def result_is_typed_as_the_contract(result: CleanResult) -> bool:
+    return result.processed.schema.equals(PROCESSED_SCHEMA) and result.rejected.schema.equals(QUARANTINE_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "rows, bad",
+    [
+        ([{}], None),
+        ([{"amount": "x"}, {"transaction_ts": "2024-03-01T00:00:00Z"}], None),
+        ([], ("a,b",)),
+        ([{"status": "?"}], ("a,b",)),
+    ],
+    ids=["accepted", "rejected and late", "malformed only", "rejected and malformed"],
+)
+def test_the_tables_follow_the_lake_schemas(rows: list[dict[str, str]], bad: tuple[str, ...] | None) -> None:
+    assert result_is_typed_as_the_contract(clean(*rows, bad=malformed(*bad) if bad else None))
 
 
 def test_a_state_outside_the_reference_list_lands_in_region_unknown() -> None:
@@ -385,6 +498,8 @@ def test_an_empty_day_reconciles_to_zero() -> None:
     result = clean()
     counts = (result.rows_received, result.processed.num_rows, result.rejected.num_rows, result.duplicates_dropped)
     assert counts == (0, 0, 0, 0)
+    assert result.rows_late == 0
+    assert result_is_typed_as_the_contract(result)
 
 
 def test_a_day_where_every_row_is_bad_reconciles() -> None:
@@ -423,7 +538,8 @@ def test_cleaned_tables_write_as_clean_csv_whatever_the_input_chunking() -> None
     import pyarrow.csv as pacsv
 
     chunked = pa.concat_tables([records().slice(0, 0), records({"transaction_id": "A"}, {"transaction_id": "B"})])
-    result = clean_transactions(chunked, pa.concat_tables([MALFORMED_SCHEMA.empty_table(), malformed("x,y")]), DAY)
+    bad = pa.concat_tables([MALFORMED_SCHEMA.empty_table(), malformed("x,y")])
+    result = clean_transactions(chunked, bad, DAY, late_arrival_days=LATE_DAYS)
     for table in (result.processed, result.rejected):
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
