@@ -21,6 +21,7 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from filelock import FileLock
 from fsspec.implementations.local import LocalFileSystem
 
 from flows.contract import RAW_COLUMNS
@@ -83,8 +84,10 @@ def land_files(lake: DataLake, run_date: date, input_path: str) -> list[str]:
     _clear_partition(lake, run_date)
     written = []
     for i, source in enumerate(sources):
-        name = "transactions.csv" if len(sources) == 1 else f"transactions-{i + 1:03d}-{source.rsplit('/', 1)[-1]}"
-        target = f"{lake.raw_path(run_date).rsplit('/', 1)[0]}/{name}"
+        if len(sources) == 1:
+            target = lake.raw_path(run_date)
+        else:
+            target = f"{lake.raw_folder(run_date)}/transactions-{i + 1:03d}-{source.rsplit('/', 1)[-1]}"
         lake.write_atomic(target, fs.cat_file(source))
         written.append(target)
     try:
@@ -99,24 +102,22 @@ def land_files(lake: DataLake, run_date: date, input_path: str) -> list[str]:
 def partition_lock(lake: DataLake, run_date: date) -> Iterator[None]:
     """Runs of the same day take turns landing (or generating) and reading its raw partition.
 
-    On a local lake this is an flock on raw/YYYY/MM/DD/.lock, which the kernel releases when
-    its holder dies (a crash never leaves it held). An object store has no such lock: there,
-    two runs writing the same day's raw partition at the same moment are not serialised.
+    On a local lake this is a `filelock` lock on raw/YYYY/MM/DD/.lock (an flock, which the
+    kernel releases when its holder dies: a crash never leaves it held). An object store has no
+    such lock: there, two runs writing the same day's raw partition at the same moment are not
+    serialised.
     """
     if not isinstance(lake.fs, LocalFileSystem):
         yield
         return
-    import fcntl
-
-    folder = lake.raw_path(run_date).rsplit("/", 1)[0]
+    folder = lake.raw_folder(run_date)
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with FileLock(os.path.join(folder, ".lock")):
         yield
 
 
 def _landing_marker(lake: DataLake, run_date: date) -> str:
-    return f"{lake.raw_path(run_date).rsplit('/', 1)[0]}/_LANDING_IN_PROGRESS"
+    return f"{lake.raw_folder(run_date)}/_LANDING_IN_PROGRESS"
 
 
 def _clear_partition(lake: DataLake, run_date: date) -> None:
@@ -125,7 +126,7 @@ def _clear_partition(lake: DataLake, run_date: date) -> None:
 
 
 def raw_files(lake: DataLake, run_date: date) -> list[str]:
-    folder = lake.raw_path(run_date).rsplit("/", 1)[0]
+    folder = lake.raw_folder(run_date)
     if not lake.fs.exists(folder):
         return []
     return sorted(p for p in lake.fs.ls(folder, detail=False) if p.lower().endswith(".csv"))  # as land_files picks
@@ -141,7 +142,7 @@ def read_raw_partition(lake: DataLake, run_date: date, source: str) -> RawBatch:
         )
     files = raw_files(lake, run_date)
     if not files:
-        raise ContractError(f"no raw data for {run_date} under {lake.url(lake.raw_path(run_date).rsplit('/', 1)[0])}")
+        raise ContractError(f"no raw data for {run_date} under {lake.url(lake.raw_folder(run_date))}")
     digest = hashlib.sha256()
     tables, bad, notes = [], [], []
     for path in files:

@@ -110,7 +110,7 @@ def ingest(
 def transform(settings: Settings, raw: RawBatch) -> CleanResult:
     """Clean the day and write processed and quarantine Parquet partitions (atomically)."""
     lake = lake_of(settings)
-    clean = clean_transactions(raw.records, raw.malformed, raw.run_date)
+    clean = clean_transactions(raw.records, raw.malformed, raw.run_date, late_arrival_days=settings.late_arrival_days)
     lake.write_atomic(lake.processed_path(raw.run_date), _parquet_bytes(clean.processed))
     lake.write_atomic(lake.quarantine_path(raw.run_date), _parquet_bytes(clean.rejected))
     return clean

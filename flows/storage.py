@@ -31,17 +31,23 @@ class DataLake:
         _, path = fsspec.core.url_to_fs(self.root)
         return path.rstrip("/")
 
-    def _partition(self, zone: str, day: date, name: str) -> str:
-        return f"{self.base}/{zone}/{day:%Y/%m/%d}/{name}"
+    def partition(self, zone: str, day: date) -> str:
+        """The folder of a day in a zone (raw, processed, quarantine): ZONE/YYYY/MM/DD."""
+        return f"{self.base}/{zone}/{day:%Y/%m/%d}"
+
+    def raw_folder(self, day: date) -> str:
+        """The day's raw partition: every *.csv file in it is the day's source."""
+        return self.partition("raw", day)
 
     def raw_path(self, day: date) -> str:
-        return self._partition("raw", day, "transactions.csv")
+        """Where a day of one file (synthetic, or landed as a single file) is written."""
+        return f"{self.raw_folder(day)}/transactions.csv"
 
     def processed_path(self, day: date) -> str:
-        return self._partition("processed", day, "cleaned_transactions.parquet")
+        return f"{self.partition('processed', day)}/cleaned_transactions.parquet"
 
     def quarantine_path(self, day: date) -> str:
-        return self._partition("quarantine", day, "rejected.parquet")
+        return f"{self.partition('quarantine', day)}/rejected.parquet"
 
     def customers_path(self) -> str:
         return f"{self.base}/raw/customers/customers.csv"

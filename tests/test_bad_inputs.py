@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.contract import RAW_COLUMNS
+from flows.dates import date_key
 from flows.errors import ContractError, QualityGateFailed
 from flows.generate import GeneratorConfig, generate_transactions, to_csv_bytes
 from flows.settings import Settings
@@ -50,10 +51,12 @@ class Blocked(Fails):
 
 @dataclass(frozen=True)
 class Loads:
-    """A load of `loaded` rows, quarantine counts by reason, exact duplicates dropped."""
+    """A load of `loaded` rows (`late` of them into earlier days), quarantine counts by reason,
+    exact duplicates dropped."""
 
     received: int
     loaded: int
+    late: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     amounts: dict[str, str] = field(default_factory=dict)  # transaction_id -> amount loaded
@@ -106,8 +109,9 @@ EXPECTED: dict[str, Fails | Loads] = {
     ),
     "dates_outside_day.csv": Loads(
         received=14,
-        loaded=5,
-        quarantined={"timestamp_outside_day": 5, "invalid_timestamp": 4},
+        loaded=7,
+        late=2,
+        quarantined={"timestamp_outside_day": 2, "too_late": 1, "invalid_timestamp": 4},
     ),
     "duplicated_ids.csv": Loads(
         received=11,
@@ -140,10 +144,15 @@ def corpus_entries() -> list[str]:
 
 
 def day_in_warehouse(engine: sa.Engine, day: date) -> dict[str, Any]:
-    key = int(day.strftime("%Y%m%d"))
+    """What the warehouse holds of the file of `day`: its day's facts, the facts of earlier days
+    (its late arrivals: each test starts from an empty warehouse), its quarantine and audit."""
+    key = date_key(day)
     with engine.connect() as conn:
         facts = conn.exec_driver_sql(
             "SELECT transaction_id, amount FROM fact_transactions WHERE date_key = %(k)s", {"k": key}
+        ).all()
+        earlier = conn.exec_driver_sql(
+            "SELECT transaction_id, amount FROM fact_transactions WHERE date_key < %(k)s", {"k": key}
         ).all()
         partition = conn.exec_driver_sql(
             "SELECT to_regclass(%(n)s) IS NOT NULL", {"n": f"fact_transactions_d{key}"}
@@ -160,6 +169,7 @@ def day_in_warehouse(engine: sa.Engine, day: date) -> dict[str, Any]:
         audit = conn.exec_driver_sql("SELECT * FROM load_audit WHERE run_date = %(d)s", {"d": day}).mappings().first()
     return {
         "facts": dict(facts),
+        "earlier_facts": dict(earlier),
         "partition": partition,
         "quarantine": [dict(q) for q in quarantine],
         "audit": dict(audit) if audit else None,
@@ -216,8 +226,9 @@ def assert_loaded(settings: Settings, input_path: Path, expected: Loads) -> None
     )
     assert audit["quarantine_reasons"] == expected.quarantined
     assert audit["rows_quarantined"] == sum(expected.quarantined.values())
-    # ... and matches what the warehouse holds.
-    assert len(state["facts"]) == audit["rows_loaded"]
+    # ... and matches what the warehouse holds: late arrivals in their own (earlier) days.
+    assert len(state["facts"]) + len(state["earlier_facts"]) == audit["rows_loaded"]
+    assert len(state["earlier_facts"]) == expected.late
     assert reason_counts(state["quarantine"]) == expected.quarantined
     assert (outcome.rows_received, outcome.rows_loaded, outcome.rows_quarantined, outcome.duplicates_dropped) == (
         audit["rows_received"],
@@ -239,7 +250,9 @@ def assert_loaded(settings: Settings, input_path: Path, expected: Loads) -> None
 
     # The lake agrees with the warehouse.
     lake = lake_of(settings)
-    assert pq.read_metadata(lake.processed_path(DAY)).num_rows == expected.loaded
+    processed = pq.read_table(lake.processed_path(DAY), columns=["date_key"]).column("date_key").to_pylist()
+    assert len(processed) == expected.loaded
+    assert sum(key < date_key(DAY) for key in processed) == expected.late
     assert pq.read_metadata(lake.quarantine_path(DAY)).num_rows == sum(expected.quarantined.values())
 
 

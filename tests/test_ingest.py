@@ -8,7 +8,12 @@ with every record accounted for: parsed, or kept as a malformed record with its 
 from __future__ import annotations
 
 import gzip
-from datetime import date
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +22,14 @@ import pytest
 from flows.contract import RAW_COLUMNS
 from flows.errors import ContractError
 from flows.generate import GeneratorConfig
-from flows.ingest import land_files, parse_raw_csv, raw_files, read_raw_partition, write_synthetic_day
+from flows.ingest import (
+    land_files,
+    parse_raw_csv,
+    partition_lock,
+    raw_files,
+    read_raw_partition,
+    write_synthetic_day,
+)
 from flows.storage import DataLake
 from flows.transform import clean_transactions
 
@@ -221,14 +233,15 @@ def test_data_rows_in_another_delimiter_are_all_malformed_not_lost() -> None:
         (row(channel="Cash"), "unknown_channel"),
         (row(status="REFUNDED"), "unknown_status"),
         (row(transaction_ts="2024-03-06T00:00:01Z"), "timestamp_outside_day"),
-        (row(transaction_ts="2024-03-05T01:00:00+05:30"), "timestamp_outside_day"),
+        (row(transaction_ts="2024-03-06T03:00:00-05:30"), "timestamp_outside_day"),
+        (row(transaction_ts="2024-02-27T01:00:00+05:30"), "too_late"),  # 19:30 UTC on 02-26
         (row(transaction_id=""), "missing_transaction_id"),
         ("a,b", "malformed_record"),
     ],
 )
 def test_bad_values_in_a_csv_are_quarantined_with_their_reason(line: str, reason: str) -> None:
     records, bad, _ = parse(csv_bytes(HEADER, row(1), line))
-    result = clean_transactions(records, bad, DAY)
+    result = clean_transactions(records, bad, DAY, late_arrival_days=7)
     assert result.processed.column("transaction_id").to_pylist() == ["TXN-1"]
     assert result.quarantine_reasons == {reason: 1}
     assert result.reconciles
@@ -325,3 +338,54 @@ def test_one_bad_file_in_a_folder_fails_the_day(lake: DataLake, tmp_path: Path) 
     land_files(lake, DAY, str(folder))
     with pytest.raises(ContractError, match="b.csv is empty"):
         read_raw_partition(lake, DAY, "landed")
+
+
+# --- the partition lock: runs of the same day take turns ------------------------------------------
+
+
+def _enter_in_a_thread(lake: DataLake, day: date, entered: threading.Event) -> threading.Thread:
+    def run() -> None:
+        with partition_lock(lake, day):
+            entered.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_run_of_the_same_day_waits_for_the_lock_and_another_day_does_not(lake: DataLake) -> None:
+    same_day, other_day = threading.Event(), threading.Event()
+    with partition_lock(lake, DAY):
+        waiting = _enter_in_a_thread(lake, DAY, same_day)
+        _enter_in_a_thread(lake, DAY + timedelta(days=1), other_day)
+        assert other_day.wait(10), "another day's partition is not locked"
+        assert not same_day.wait(0.3), "the same day waits while the lock is held"
+    assert same_day.wait(10), "and enters once it is released"
+    waiting.join(10)
+
+
+def test_the_lock_of_a_killed_holder_is_released(lake: DataLake) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from datetime import date; from flows.ingest import partition_lock; "
+            "from flows.storage import DataLake\n"
+            "with partition_lock(DataLake(sys.argv[1]), date(2024, 3, 5)):\n"
+            "    print('held', flush=True); time.sleep(600)",
+            lake.root,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        entered = threading.Event()
+        _enter_in_a_thread(lake, DAY, entered)
+        assert not entered.wait(0.3), "held by the other process"
+        holder.send_signal(signal.SIGKILL)
+        assert entered.wait(10), "the kernel released the dead holder's lock"
+    finally:
+        holder.kill()
+        holder.wait(10)

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from flows.dates import date_key
 from flows.settings import Settings
 
 
@@ -63,9 +64,10 @@ def processed_parameters(
 ) -> dict[str, Any]:
     """Suite parameters of the processed suite."""
     return {
-        "day_start": f"{run_date.isoformat()}T00:00:00+00:00",
+        # A file of run_date carries the records of its late-arrival window (README "Event time").
+        "day_start": f"{(run_date - timedelta(days=settings.late_arrival_days)).isoformat()}T00:00:00+00:00",
         "day_end": f"{(run_date + timedelta(days=1)).isoformat()}T00:00:00+00:00",
-        "date_keys": [int(run_date.strftime("%Y%m%d"))],
+        "date_keys": [date_key(run_date - timedelta(days=n)) for n in range(settings.late_arrival_days + 1)],
         "rows_received": int(rows_received),
         "rows_quarantined": int(rows_quarantined),
         "max_quarantined_share": settings.quarantine_threshold,
