@@ -48,7 +48,7 @@ class RawBatch:
 
     @property
     def rows_received(self) -> int:
-        return self.records.num_rows + self.malformed.num_rows
+        return int(self.records.num_rows + self.malformed.num_rows)
 
 
 MALFORMED_SCHEMA = pa.schema(
@@ -179,39 +179,8 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
     Returns (records, malformed records, notes). Raises ContractError when the bytes are not a CSV
     of the contract at all: empty, binary, or without the contract's columns.
     """
-    notes: list[str] = []
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    if not data.strip():
-        raise ContractError(f"{source_file} is empty; expected a CSV with the header {','.join(RAW_COLUMNS)}")
-    if b"\x00" in data:  # anywhere: PostgreSQL text cannot hold a NUL byte
-        raise ContractError(f"{source_file} is binary, not a CSV text file")
-    try:
-        data.decode("utf-8")
-        encoding = "utf8"
-    except UnicodeDecodeError:
-        encoding = "latin1"
-        notes.append(f"{source_file}: not valid UTF-8, read as Latin-1")
-
-    first_line = data.splitlines()[0].decode(encoding.replace("utf8", "utf-8"), errors="replace")
-    header = next(csv.reader([first_line]))
-    names = [_normalise(h) for h in header]
-    missing = [c for c in RAW_COLUMNS if c not in names]
-    if missing:
-        hint = ""
-        if len(header) == 1 and any(d in first_line for d in (";", "\t", "|")):
-            hint = " (the file seems to use another delimiter than a comma)"
-        raise ContractError(
-            f"{source_file} does not follow the raw CSV contract: missing column(s) {', '.join(missing)}{hint}; "
-            f"expected {','.join(RAW_COLUMNS)}"
-        )
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ContractError(f"{source_file} has duplicated column(s) {', '.join(duplicated)}")
-    extra = [h for h, n in zip(header, names, strict=True) if n not in RAW_COLUMNS]
-    if extra:
-        notes.append(f"{source_file}: extra column(s) ignored: {', '.join(extra)}")
-
+    data, encoding, notes = _decode(data, source_file)
+    header = _contract_header(data, encoding, source_file, notes)
     malformed: list[dict[str, object]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -240,14 +209,56 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
         )
     except pa.ArrowInvalid as exc:
         raise ContractError(f"{source_file} could not be parsed as CSV: {exc}") from None
-
     table = table.rename_columns([_normalise(n) for n in table.column_names]).select(list(RAW_COLUMNS))
+    bad = pa.Table.from_pylist(malformed, schema=MALFORMED_SCHEMA)
+    return _with_positions(table, bad, source_file), bad, notes
+
+
+def _decode(data: bytes, source_file: str) -> tuple[bytes, str, list[str]]:
+    """The bytes without a BOM, their encoding (UTF-8, else Latin-1) and a note when not UTF-8."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    if not data.strip():
+        raise ContractError(f"{source_file} is empty; expected a CSV with the header {','.join(RAW_COLUMNS)}")
+    if b"\x00" in data:  # anywhere: PostgreSQL text cannot hold a NUL byte
+        raise ContractError(f"{source_file} is binary, not a CSV text file")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data, "latin1", [f"{source_file}: not valid UTF-8, read as Latin-1"]
+    return data, "utf8", []
+
+
+def _contract_header(data: bytes, encoding: str, source_file: str, notes: list[str]) -> list[str]:
+    """The file's header as written, once it names every contract column exactly once (notes
+    the extra columns it ignores)."""
+    first_line = data.splitlines()[0].decode(encoding.replace("utf8", "utf-8"), errors="replace")
+    header = next(csv.reader([first_line]))
+    names = [_normalise(h) for h in header]
+    missing = [c for c in RAW_COLUMNS if c not in names]
+    if missing:
+        hint = ""
+        if len(header) == 1 and any(d in first_line for d in (";", "\t", "|")):
+            hint = " (the file seems to use another delimiter than a comma)"
+        raise ContractError(
+            f"{source_file} does not follow the raw CSV contract: missing column(s) {', '.join(missing)}{hint}; "
+            f"expected {','.join(RAW_COLUMNS)}"
+        )
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ContractError(f"{source_file} has duplicated column(s) {', '.join(duplicated)}")
+    extra = [h for h, n in zip(header, names, strict=True) if n not in RAW_COLUMNS]
+    if extra:
+        notes.append(f"{source_file}: extra column(s) ignored: {', '.join(extra)}")
+    return header
+
+
+def _with_positions(table: pa.Table, malformed: pa.Table, source_file: str) -> pa.Table:
+    """The records with source_file and source_row: parsed records take the record numbers the
+    malformed ones did not, so each record keeps its position in the file."""
     n = table.num_rows
-    # Parsed records take the record numbers the malformed ones did not: each record keeps its position.
-    bad_rows = np.array([m["source_row"] for m in malformed if m["source_row"] is not None], dtype=np.int64)
-    rows = np.delete(np.arange(1, n + len(malformed) + 1, dtype=np.int64), bad_rows - 1)[:n]
-    table = table.append_column("source_file", pa.array([source_file] * n, pa.string())).append_column(
+    bad_rows = np.array([r for r in malformed.column("source_row").to_pylist() if r is not None], dtype=np.int64)
+    rows = np.delete(np.arange(1, n + malformed.num_rows + 1, dtype=np.int64), bad_rows - 1)[:n]
+    return table.append_column("source_file", pa.array([source_file] * n, pa.string())).append_column(
         "source_row", pa.array(rows, pa.int64())
     )
-    bad = pa.Table.from_pylist(malformed, schema=MALFORMED_SCHEMA)
-    return table, bad, notes

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -25,9 +25,9 @@ from flows.contract import MAX_AMOUNT_EXCLUSIVE, MAX_PROCESSING_TIME_S, MAX_TEXT
 from flows.dates import date_key
 from flows.reference import CHANNELS, STATUSES
 
-Column = pa.Array | pa.ChunkedArray
-Codes = npt.NDArray[np.uint8]  # one reason code per record; 0 = no reason
-Mask = npt.NDArray[np.bool_]
+Column: TypeAlias = pa.Array | pa.ChunkedArray
+Codes: TypeAlias = npt.NDArray[np.uint8]  # one reason code per record; 0 = no reason
+Mask: TypeAlias = npt.NDArray[np.bool_]
 
 # Reason code -> what it means (README "Quarantine reasons" is checked against this).
 REASONS: Final[dict[str, str]] = {

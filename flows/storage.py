@@ -29,7 +29,7 @@ class DataLake:
     @property
     def base(self) -> str:
         _, path = fsspec.core.url_to_fs(self.root)
-        return path.rstrip("/")
+        return str(path).rstrip("/")
 
     def partition(self, zone: str, day: date) -> str:
         """The folder of a day in a zone (raw, processed, quarantine): ZONE/YYYY/MM/DD."""
@@ -72,7 +72,7 @@ class DataLake:
             fs.pipe_file(path, data)
 
     def read(self, path: str) -> bytes:
-        return self.fs.cat_file(path)
+        return bytes(self.fs.cat_file(path))
 
     def exists(self, path: str) -> bool:
-        return self.fs.exists(path)
+        return bool(self.fs.exists(path))

@@ -98,7 +98,7 @@ class CleanResult:
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_received == self.processed.num_rows + self.rejected.num_rows + self.duplicates_dropped
+        return bool(self.rows_received == self.processed.num_rows + self.rejected.num_rows + self.duplicates_dropped)
 
 
 @dataclass(frozen=True)
