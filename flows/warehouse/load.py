@@ -134,10 +134,11 @@ def _code_digest() -> str:
     import flows.contract
     import flows.ingest
     import flows.reference
+    import flows.rules
     import flows.transform
 
     digest = hashlib.blake2b(LOADER_VERSION.encode(), digest_size=20)
-    for module in (flows.contract, flows.ingest, flows.reference, flows.transform, sys.modules[__name__]):
+    for module in (flows.contract, flows.ingest, flows.reference, flows.rules, flows.transform, sys.modules[__name__]):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
