@@ -218,8 +218,8 @@ PROCESSED_DEFECTS: list[tuple[str, ProcessedDefect, str]] = [
         "expect_column_values_to_be_between:transaction_ts",
     ),
     (
-        "timestamp day before",
-        lambda t: replace(t, "transaction_ts", _add_days(t.column("transaction_ts"), -1)),
+        "timestamp before the late window",  # a file of D carries D - BAP_LATE_ARRIVAL_DAYS (default 7) to D
+        lambda t: replace(t, "transaction_ts", _add_days(t.column("transaction_ts"), -8)),
         "expect_column_values_to_be_between:transaction_ts",
     ),
     (
