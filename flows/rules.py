@@ -55,7 +55,6 @@ TIMESTAMP_TYPE: Final[pa.DataType] = pa.timestamp("us", tz="UTC")
 _US_PER_DAY: Final[int] = 86_400_000_000
 _EPOCH: Final[date] = date(1970, 1, 1)
 _MAX_WHOLE_DIGITS: Final[int] = len(str(MAX_AMOUNT_EXCLUSIVE)) - 1
-_NUMBER: Final[str] = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
 _ISO_TS: Final[str] = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
 
 
@@ -157,27 +156,57 @@ class Amount:
     paise: npt.NDArray[np.int64]  # whole x 100 + the first two decimals; 0 unless a number in range
 
 
+def plain_decimals(text: Column) -> tuple[Mask, Column, Column]:
+    """Where a trimmed text is a plain decimal - one sign at most, then digits with one point at
+    most, at least one digit: `+5`, `.5`, `5.`, `-12.50` - with the text unsigned and its digits
+    without the point. Checked without a regex (~2x faster)."""
+    body = pc.ascii_ltrim(text, "+-")
+    digits = pc.replace_substring(body, ".", "", max_replacements=1)
+    is_number = (_lengths(text) - _lengths(body) <= 1) & as_mask(pc.ascii_is_decimal(digits))
+    return is_number, body, digits
+
+
 def parse_amount(text: Column) -> Amount:
-    """Split each amount text into sign, whole and fraction without a regex capture (~5x faster)."""
+    """Amount texts read exactly, into integer paise."""
     text = pc.fill_null(trimmed(text), "")
-    is_number = as_mask(pc.match_substring_regex(text, _NUMBER))
-    number = pc.if_else(pa.array(is_number), text, "0")  # only digits, one sign, one point from here on
-    body = pc.ascii_ltrim(number, "+-")
+    is_number, body, digits = plain_decimals(text)
+    body_length = _lengths(body)
+    point = np.asarray(pc.find_substring(body, ".").to_numpy(zero_copy_only=False), dtype=np.int64)
+    decimals = np.where(is_number & (point >= 0), body_length - point - 1, 0)
+    leading_zeros = body_length - _lengths(pc.ascii_ltrim(body, "0"))  # they stop at the point
+    whole_digits = np.where(is_number, np.where(point >= 0, point, body_length) - leading_zeros, 0)
+    in_range = is_number & (whole_digits <= _MAX_WHOLE_DIGITS)
+    return Amount(
+        is_number=is_number,
+        negative=is_number & as_mask(pc.starts_with(text, "-")),
+        whole_digits=whole_digits,
+        decimals=decimals,
+        paise=_paise(body, digits, in_range, decimals),
+    )
+
+
+def _paise(body: Column, digits: Column, readable: Mask, decimals: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """whole x 100 + the first two decimals where `readable`, else 0. An amount of at most 2
+    decimals and 18 digits (every realistic one) is one integer cast of its digits; the others
+    are split into whole and fraction."""
+    simple = readable & (decimals <= 2) & (_lengths(digits) <= 18)
+    units = _ints(pc.if_else(pa.array(simple), digits, "0"))
+    paise = np.where(simple, units * 10 ** (2 - np.minimum(decimals, 2)), 0)
+    rest = np.flatnonzero(readable & ~simple)
+    if len(rest):
+        paise[rest] = _split_paise(pc.take(body, pa.array(rest)))
+    return paise
+
+
+def _split_paise(body: Column) -> npt.NDArray[np.int64]:
+    """whole x 100 + the first two decimals of unsigned plain decimals with at most 10 whole digits."""
     # "12.5" -> "12.5." -> ["12", "5."]; "12" -> "12." -> ["12", ""]: always a whole and a fraction.
     parts = pc.split_pattern(pc.binary_join_element_wise(body, "", "."), ".", max_splits=1)
     whole = pc.list_element(parts, 0)
     fraction = pc.ascii_rtrim(pc.list_element(parts, 1), ".")
-    whole_digits = _lengths(pc.ascii_ltrim(whole, "0"))
-    in_range = (whole_digits > 0) & (whole_digits <= _MAX_WHOLE_DIGITS)
-    whole_units = _ints(pc.if_else(pa.array(in_range), whole, "0"))
+    whole_units = _ints(pc.if_else(pc.equal(whole, ""), "0", whole))
     cents = _ints(pc.utf8_slice_codeunits(pc.utf8_rpad(fraction, 2, "0"), 0, 2))
-    return Amount(
-        is_number=is_number,
-        negative=as_mask(pc.starts_with(number, "-")),
-        whole_digits=whole_digits,
-        decimals=_lengths(fraction),
-        paise=whole_units * 100 + cents,
-    )
+    return whole_units * 100 + cents
 
 
 def _lengths(text: Column) -> npt.NDArray[np.int64]:
@@ -283,8 +312,8 @@ def timestamp_rule(timestamps: Column, window: EventWindow) -> Codes:
 def parse_seconds(text: Column) -> npt.NDArray[np.float64]:
     """Plain decimal texts as floats; NaN where not a plain number."""
     text = pc.fill_null(trimmed(text), "")
-    is_number = pc.match_substring_regex(text, _NUMBER)
-    seconds = pc.cast(pc.if_else(is_number, text, "NaN"), pa.float64())
+    is_number, _, _ = plain_decimals(text)
+    seconds = pc.cast(pc.if_else(pa.array(is_number), text, "NaN"), pa.float64())
     return np.asarray(seconds.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 

@@ -7,6 +7,7 @@ clean_transactions' own tests (test_transform.py) cover the order in which rules
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -110,6 +111,45 @@ AMOUNTS = [
 @pytest.mark.parametrize("text, reason", AMOUNTS)
 def test_amount_rule(text: str | None, reason: str | None) -> None:
     assert verdict(amount_rule(parse_amount(texts(text)))) == reason
+
+
+def _reference_amount(text: str) -> tuple[str | None, int]:
+    """The amount rules written plainly, for the property test: (reason, paise when accepted)."""
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text, flags=re.ASCII):
+        return "invalid_amount", 0
+    whole, _, fraction = text.lstrip("+-").partition(".")
+    too_big = len(whole.lstrip("0")) > 10
+    paise = int(whole or "0") * 100 + int((fraction + "00")[:2])
+    if not too_big and (text.startswith("-") or paise == 0):
+        return "amount_not_positive", 0
+    if len(fraction) > 2:
+        return "amount_too_many_decimals", 0
+    return ("amount_out_of_range", 0) if too_big else (None, paise)
+
+
+_AMOUNT_TEXTS = st.one_of(
+    st.text("0123456789.+-", max_size=25),
+    st.tuples(
+        st.sampled_from(["", "+", "-"]),
+        st.text("0", max_size=25),
+        st.text("0123456789", max_size=14),
+        st.sampled_from(["", "."]),
+        st.text("0123456789", max_size=25),
+    ).map("".join),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(texts_=st.lists(_AMOUNT_TEXTS, min_size=1, max_size=20))
+def test_amounts_follow_the_rules_written_plainly(texts_: list[str]) -> None:
+    """A column mixes both ways of reading (one integer cast, or whole and fraction apart)."""
+    amount = parse_amount(texts(*texts_))
+    reasons = reason_names(amount_rule(amount)).to_pylist()
+    for text, reason, paise in zip(texts_, reasons, amount.paise.tolist(), strict=True):
+        expected_reason, expected_paise = _reference_amount(text)
+        assert reason == expected_reason, text
+        if reason is None:
+            assert paise == expected_paise, text
 
 
 @pytest.mark.parametrize(
