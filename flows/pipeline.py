@@ -20,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
-from prefect import Task, flow, get_run_logger, task
+from prefect import State, Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
-from prefect.states import Failed, State
+from prefect.states import Failed
 
 from flows import lineage, steps
 from flows.errors import BapError, ContractError, QualityGateFailed, expected_failure
@@ -36,12 +36,15 @@ from flows.logs import configure_logging
 from flows.orchestration.hooks import alert_on_failure
 from flows.orchestration.runners import ConfiguredTaskRunner
 from flows.settings import Settings, get_settings
+from flows.transform import CleanResult
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 _PERMANENT = (ContractError, QualityGateFailed, ValueError)
 
 
-def _retrying(fn: Task[..., Any], settings: Settings) -> Task[..., Any]:
+def _retrying(fn: Task[P, R], settings: Settings) -> Task[P, R]:
     """Up to `retry_attempts` attempts of a step, unless its failure is one that a retry cannot fix
     (a bad file, a failed gate).
 
@@ -75,12 +78,12 @@ def _ended_by(exc: Exception) -> State[Any]:
 
 
 # One task per step: the step function itself, named as the Prefect UI shows it.
-customers_task = task(steps.sync_customer_feed, name="customers", cache_policy=NO_CACHE)
-ingest_task = task(steps.ingest, name="ingest", cache_policy=NO_CACHE)
-validate_raw_task = task(steps.validate_raw, name="validate-raw", cache_policy=NO_CACHE)
-transform_task = task(steps.transform, name="transform", cache_policy=NO_CACHE)
-validate_processed_task = task(steps.validate_processed, name="validate-processed", cache_policy=NO_CACHE)
-load_task = task(steps.load, name="load", cache_policy=NO_CACHE)
+customers_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_feed)
+ingest_task = task(name="ingest", cache_policy=NO_CACHE)(steps.ingest)
+validate_raw_task = task(name="validate-raw", cache_policy=NO_CACHE)(steps.validate_raw)
+transform_task = task(name="transform", cache_policy=NO_CACHE)(steps.transform)
+validate_processed_task = task(name="validate-processed", cache_policy=NO_CACHE)(steps.validate_processed)
+load_task = task(name="load", cache_policy=NO_CACHE)(steps.load)
 
 STEP_TASKS: dict[Callable[..., Any], Task[..., Any]] = {
     steps.sync_customer_feed: customers_task,
@@ -171,7 +174,7 @@ def report_day(settings: Settings, run: steps.DayRun) -> None:
 
 
 def publish_artifacts(
-    settings: Settings, day: date, reports: list[Any], clean: steps.CleanResult | None, *, status: str
+    settings: Settings, day: date, reports: list[Any], clean: CleanResult | None, *, status: str
 ) -> None:
     """The run's Prefect artifacts: the quality summary, the row accounting, the Data Docs link."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,6 +27,9 @@ from flows.storage import DataLake
 from flows.transform import CleanResult, clean_transactions
 from flows.warehouse.connection import resolve_url, warehouse_engine
 from flows.warehouse.load import LoadResult, load_customers, load_day, record_failure
+
+if TYPE_CHECKING:
+    from flows.quality.gx_project import Docs
 
 log = logging.getLogger("bap.pipeline")
 T = TypeVar("T")
@@ -121,17 +124,18 @@ def transform(settings: Settings, raw: RawBatch) -> CleanResult:
 def _parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
-def validate_raw(settings: Settings, raw: RawBatch, docs: str = "always") -> Any:
+def validate_raw(settings: Settings, raw: RawBatch, docs: Docs = "always") -> Any:
     """The raw suite (GX) on the day as read."""
     from flows import quality
 
     return quality.validate_raw(raw.records, raw.run_date, settings, docs=docs)
 
 
-def validate_processed(settings: Settings, clean: CleanResult, docs: str = "always") -> Any:
+def validate_processed(settings: Settings, clean: CleanResult, docs: Docs = "always") -> Any:
     """The processed suite (GX) on the transform's output and the day's accounting."""
     from flows import quality
 
@@ -145,7 +149,7 @@ def validate_processed(settings: Settings, clean: CleanResult, docs: str = "alwa
     )
 
 
-def validate_batches(settings: Settings, raw: RawBatch, clean: CleanResult, docs: str = "never") -> list[Any]:
+def validate_batches(settings: Settings, raw: RawBatch, clean: CleanResult, docs: Docs = "never") -> list[Any]:
     return [validate_raw(settings, raw, docs), validate_processed(settings, clean, docs)]
 
 
@@ -294,7 +298,7 @@ def run_day(
     scenario: str | None = None,
     regenerate: bool = False,
     flow_run_id: str | None = None,
-    docs: str = "on_failure",
+    docs: Docs = "on_failure",
     sync_customers: bool = True,
     run_step: StepRunner = call_step,
     on_end: Callable[[DayRun], None] | None = None,
