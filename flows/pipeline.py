@@ -1,45 +1,64 @@
-"""Prefect flows: thin wrappers that read like the pipeline diagram.
+"""Prefect flows: thin wrappers around `steps.run_day`, the one definition of the day's steps.
 
-    daily_pipeline:    customers -> ingest -> transform -> load           (one task run per step)
-    backfill_pipeline: customers -> [day-YYYY-MM-DD, ...]                  (one task run per day)
+    daily_pipeline:    run_day with each step as its own task run (customers, ingest, validate-raw,
+                       transform, validate-processed, load)
+    backfill_pipeline: customers once -> [day-YYYY-MM-DD, ...] (one task run per day: run_day whole)
 
 The backfill runs each day as a single task (named by the day, visible in the Prefect UI,
 retried as a whole, re-runnable alone) because a task run costs milliseconds where a flow run
 costs about a second: 365 days stay well under two minutes of orchestration.
+
+An expected failure (flows.errors.expected_failure: a file that is not the contract, a failed
+quality gate, the warehouse unreachable or failing until the retries run out) ends the flow run
+Failed with its one-line message, returned as the run's final state: the Prefect UI, the run log
+and the CLI's stderr show that line and no traceback. Any other exception propagates, and Prefect
+logs it with its traceback.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Callable
+from datetime import date
+from functools import partial
+from typing import Any, ParamSpec, TypeVar, cast
 
-from prefect import flow, get_run_logger, task
+from prefect import State, Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
+from prefect.states import Failed
 
-from flows import steps
-from flows.errors import BapError, ContractError, QualityGateFailed
+from flows import lineage, steps
+from flows.errors import BapError, ContractError, QualityGateFailed, expected_failure
 from flows.generate import days_between
 from flows.logs import configure_logging
 from flows.orchestration.hooks import alert_on_failure
 from flows.orchestration.runners import ConfiguredTaskRunner
 from flows.settings import Settings, get_settings
+from flows.transform import CleanResult
 
+T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 _PERMANENT = (ContractError, QualityGateFailed, ValueError)
 
 
-def _is_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry unless the failure is one that a retry cannot fix (a bad file, a failed gate)."""
-    exc = state.result(raise_on_failure=False)
-    return not isinstance(exc, _PERMANENT)
+def _retrying(fn: Task[P, R], settings: Settings) -> Task[P, R]:
+    """Up to `retry_attempts` attempts of a step, unless its failure is one that a retry cannot fix
+    (a bad file, a failed gate).
 
+    The attempts are ended by the retry condition, not by running out of `retries`: Prefect logs
+    the last failure of a task whose retries ran out with its traceback, and an outage that
+    outlasts the retries is an expected failure. (So the log's "Retry n/N" counts N = attempts.)"""
+    attempts = settings.retry_attempts
 
-def _retrying(fn: Any, settings: Settings) -> Any:
+    def should_retry(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+        exc = state.result(raise_on_failure=False)
+        return not isinstance(exc, _PERMANENT) and task_run.run_count < attempts
+
     return fn.with_options(
-        retries=settings.retry_attempts - 1,
-        retry_delay_seconds=settings.retry_delay_s,
-        retry_condition_fn=_is_transient,
+        retries=attempts, retry_delay_seconds=settings.retry_delay_s, retry_condition_fn=should_retry
     )
 
 
@@ -48,43 +67,57 @@ def _run_id() -> str | None:
     return str(run_id) if run_id else None
 
 
-@task(name="customers", cache_policy=NO_CACHE)
-def customers_task() -> int:
-    return steps.sync_customer_feed(get_settings())
+def _ended_by(exc: Exception) -> State[Any]:
+    """The final state of a run that `exc` (an expected failure) ended; re-raises anything else."""
+    expected = expected_failure(exc)
+    if expected is None:
+        raise exc
+    message = str(expected)
+    get_run_logger().error(message)
+    return Failed(message=message, data=expected)
 
 
-@task(name="ingest", cache_policy=NO_CACHE)
-def ingest_task(day: date, input_path: str | None, scenario: str | None, regenerate: bool) -> steps.RawBatch:
-    return steps.ingest(get_settings(), day, input_path=input_path, scenario=scenario, regenerate=regenerate)
+# One task per step: the step function itself, named as the Prefect UI shows it.
+customers_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_feed)
+ingest_task = task(name="ingest", cache_policy=NO_CACHE)(steps.ingest)
+validate_raw_task = task(name="validate-raw", cache_policy=NO_CACHE)(steps.validate_raw)
+transform_task = task(name="transform", cache_policy=NO_CACHE)(steps.transform)
+validate_processed_task = task(name="validate-processed", cache_policy=NO_CACHE)(steps.validate_processed)
+load_task = task(name="load", cache_policy=NO_CACHE)(steps.load)
+
+STEP_TASKS: dict[Callable[..., Any], Task[..., Any]] = {
+    steps.sync_customer_feed: customers_task,
+    steps.ingest: ingest_task,
+    steps.validate_raw: validate_raw_task,
+    steps.transform: transform_task,
+    steps.validate_processed: validate_processed_task,
+    steps.load: load_task,
+}
+RETRYING = (steps.sync_customer_feed, steps.ingest, steps.load)  # what a retry can fix: I/O and the warehouse
 
 
-@task(name="transform", cache_policy=NO_CACHE)
-def transform_task(raw: steps.RawBatch) -> steps.CleanResult:
-    return steps.transform(get_settings(), raw)
+def run_steps_as_tasks(settings: Settings) -> steps.StepRunner:
+    """A step runner that calls each step as its Prefect task (with retries where they help)."""
+    tasks = {step: _retrying(t, settings) if step in RETRYING else t for step, t in STEP_TASKS.items()}
 
+    def run_step(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        return cast(T, tasks[step](*args, **kwargs))
 
-@task(name="validate-raw", cache_policy=NO_CACHE)
-def validate_raw_task(raw: steps.RawBatch) -> Any:
-    return steps.validate_raw(get_settings(), raw)
-
-
-@task(name="validate-processed", cache_policy=NO_CACHE)
-def validate_processed_task(clean: steps.CleanResult) -> Any:
-    return steps.validate_processed(get_settings(), clean)
-
-
-@task(name="load", cache_policy=NO_CACHE)
-def load_task(
-    raw: steps.RawBatch, clean: steps.CleanResult, run_id: str | None, started_at: datetime, reports: list[Any]
-) -> Any:
-    """COPY + partition swap + rollups, and the warehouse suite inside the same transaction."""
-    return steps.load(get_settings(), raw, clean, flow_run_id=run_id, started_at=started_at, reports=reports)[1]
+    return run_step
 
 
 @task(name="day", cache_policy=NO_CACHE)
 def day_task(day: date, scenario: str | None, regenerate: bool, run_id: str | None) -> steps.DayOutcome:
+    settings = get_settings()
     return steps.run_day(
-        get_settings(), day, scenario=scenario, regenerate=regenerate, flow_run_id=run_id, docs="on_failure"
+        settings,
+        day,
+        scenario=scenario,
+        regenerate=regenerate,
+        flow_run_id=run_id,
+        docs="on_failure",
+        sync_customers=False,  # the backfill syncs the feed once for all its days
+        on_end=partial(lineage.record_day, settings),
     )
 
 
@@ -101,38 +134,28 @@ def daily_pipeline(
     input_path: str | None = None,
     scenario: str | None = None,
     regenerate: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State[Any]:
     """One day end to end. Without run_date: yesterday (UTC). With input_path: that landed CSV file or folder."""
-    _preload_quality()
     settings = get_settings()
     configure_logging(settings)
-    logger = get_run_logger()
-    day = run_date or steps.yesterday_utc()
-    started = datetime.now(UTC)
-    run_id = _run_id()
-    raw = clean = None
-    reports: list[Any] = []
     try:
-        if input_path is None:
-            _retrying(customers_task, settings)()
-        raw = _retrying(ingest_task, settings)(day, input_path, scenario, regenerate)
-        reports.append(validate_raw_task(raw))
-        steps.gate(settings, reports, flow_run_id=run_id)
-        clean = transform_task(raw)
-        reports.append(validate_processed_task(clean))
-        steps.gate(settings, reports, flow_run_id=run_id)
-        reports.append(_retrying(load_task, settings)(raw, clean, run_id, started, list(reports)))
-    except BaseException as exc:
-        steps.note_failure(settings, day, exc, raw=raw, clean=clean, flow_run_id=run_id, started_at=started)
-        publish_artifacts(
-            settings, day, reports, clean, status="blocked" if isinstance(exc, QualityGateFailed) else "failed"
+        outcome = steps.run_day(
+            settings,
+            run_date or steps.yesterday_utc(),
+            input_path=input_path,
+            scenario=scenario,
+            regenerate=regenerate,
+            flow_run_id=_run_id(),
+            docs="always",
+            run_step=run_steps_as_tasks(settings),
+            on_end=partial(report_day, settings),
         )
-        raise
-    outcome = steps.outcome_of(clean, (datetime.now(UTC) - started).total_seconds(), reports)
-    publish_artifacts(settings, day, reports, clean, status="loaded")
+    except Exception as exc:
+        return _ended_by(exc)
+    logger = get_run_logger()
     logger.info(
         "%s loaded: %d received, %d loaded, %d quarantined %s, %d duplicates dropped",
-        day,
+        outcome.run_date,
         outcome.rows_received,
         outcome.rows_loaded,
         outcome.rows_quarantined,
@@ -144,17 +167,14 @@ def daily_pipeline(
     return outcome.__dict__
 
 
-def _preload_quality() -> None:
-    """Import Great Expectations (about 1.6 s) in the background while the first tasks wait on
-    the database and the Prefect API, instead of inside the first validation."""
-    import importlib
-    import threading
-
-    threading.Thread(target=importlib.import_module, args=("flows.quality",), name="gx-preload", daemon=True).start()
+def report_day(settings: Settings, run: steps.DayRun) -> None:
+    """What a day's run leaves in Prefect, loaded or not: its artifacts and its lineage."""
+    publish_artifacts(settings, run.day, run.reports, run.clean, status=run.status)
+    lineage.record_day(settings, run)
 
 
 def publish_artifacts(
-    settings: Settings, day: date, reports: list[Any], clean: steps.CleanResult | None, *, status: str
+    settings: Settings, day: date, reports: list[Any], clean: CleanResult | None, *, status: str
 ) -> None:
     """The run's Prefect artifacts: the quality summary, the row accounting, the Data Docs link."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -197,19 +217,43 @@ def backfill_pipeline(
     days: list[date] | None = None,
     scenario: str | None = None,
     regenerate: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]] | State[Any]:
     """Every day from start to end (or exactly `days`), at most `concurrency` days at once."""
     settings = get_settings()
     configure_logging(settings)
-    logger = get_run_logger()
     todo = sorted(days) if days else days_between(start, end)
+    try:
+        _retrying(customers_task, settings)(settings)
+    except Exception as exc:
+        return _ended_by(exc)
+    futures = _submit_days(settings, todo, concurrency, scenario, regenerate)
+    outcomes, failed = _collect(todo, futures)
+    logger = get_run_logger()
+    logger.info("backfill finished: %d/%d days loaded", len(todo) - len(failed), len(todo))
+    try:
+        data_docs_task()  # the index once, not once per day
+    except Exception as exc:
+        logger.warning("could not rebuild Data Docs: %s", exc)
+    if failed:
+        return _ended_by(
+            BapError(
+                f"{len(failed)} of {len(todo)} days failed: {'; '.join(failed[:5])}"
+                f"{' ...' if len(failed) > 5 else ''}; re-run them with `bap gaps --start {todo[0]} --end {todo[-1]} --fill`"
+            )
+        )
+    return outcomes
+
+
+def _submit_days(
+    settings: Settings, todo: list[date], concurrency: int | None, scenario: str | None, regenerate: bool
+) -> list[PrefectFuture[steps.DayOutcome]]:
+    """One task run per day, named day-YYYY-MM-DD, at most `concurrency` at once."""
+    logger = get_run_logger()
     limit = max(1, concurrency or settings.backfill_concurrency)
     run_id = _run_id()
-    _retrying(customers_task, settings)()
     day_runner = _retrying(day_task, settings)
-
-    submitted: list[PrefectFuture] = []
-    in_flight: list[PrefectFuture] = []
+    submitted: list[PrefectFuture[steps.DayOutcome]] = []
+    in_flight: list[PrefectFuture[steps.DayOutcome]] = []
     for i, day in enumerate(todo):
         if len(in_flight) >= limit:
             finished = next(as_completed(in_flight))
@@ -221,9 +265,16 @@ def backfill_pipeline(
         submitted.append(future)
         if (i + 1) % 30 == 0:
             logger.info("backfill: %d/%d days submitted", i + 1, len(todo))
+    return submitted
 
-    outcomes, failed = [], []
-    for day, future in zip(todo, submitted, strict=True):
+
+def _collect(
+    todo: list[date], futures: list[PrefectFuture[steps.DayOutcome]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each day's outcome, and a line for each day that failed."""
+    outcomes: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for day, future in zip(todo, futures, strict=True):
         future.wait()
         state = future.state
         if state.is_completed():
@@ -232,15 +283,4 @@ def backfill_pipeline(
             exc = state.result(raise_on_failure=False)
             failed.append(f"{day} ({type(exc).__name__}: {exc})")
             outcomes.append({"run_date": day, "status": "failed", "message": str(exc)})
-    loaded = sum(1 for o in outcomes if o["status"] == "loaded")
-    logger.info("backfill finished: %d/%d days loaded", loaded, len(todo))
-    try:
-        data_docs_task()  # the index once, not once per day
-    except Exception as exc:
-        logger.warning("could not rebuild Data Docs: %s", exc)
-    if failed:
-        raise BapError(
-            f"{len(failed)} of {len(todo)} days failed: {'; '.join(failed[:5])}"
-            f"{' ...' if len(failed) > 5 else ''}; re-run them with `bap gaps --start {todo[0]} --end {todo[-1]} --fill`"
-        )
-    return outcomes
+    return outcomes, failed

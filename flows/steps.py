@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,7 +28,11 @@ from flows.transform import CleanResult, clean_transactions
 from flows.warehouse.connection import resolve_url, warehouse_engine
 from flows.warehouse.load import LoadResult, load_customers, load_day, record_failure
 
+if TYPE_CHECKING:
+    from flows.quality.gx_project import Docs
+
 log = logging.getLogger("bap.pipeline")
+T = TypeVar("T")
 
 
 def yesterday_utc() -> date:
@@ -119,17 +124,18 @@ def transform(settings: Settings, raw: RawBatch) -> CleanResult:
 def _parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
-def validate_raw(settings: Settings, raw: RawBatch, docs: str = "always") -> Any:
+def validate_raw(settings: Settings, raw: RawBatch, docs: Docs = "always") -> Any:
     """The raw suite (GX) on the day as read."""
     from flows import quality
 
     return quality.validate_raw(raw.records, raw.run_date, settings, docs=docs)
 
 
-def validate_processed(settings: Settings, clean: CleanResult, docs: str = "always") -> Any:
+def validate_processed(settings: Settings, clean: CleanResult, docs: Docs = "always") -> Any:
     """The processed suite (GX) on the transform's output and the day's accounting."""
     from flows import quality
 
@@ -143,7 +149,7 @@ def validate_processed(settings: Settings, clean: CleanResult, docs: str = "alwa
     )
 
 
-def validate_batches(settings: Settings, raw: RawBatch, clean: CleanResult, docs: str = "never") -> list[Any]:
+def validate_batches(settings: Settings, raw: RawBatch, clean: CleanResult, docs: Docs = "never") -> list[Any]:
     return [validate_raw(settings, raw, docs), validate_processed(settings, clean, docs)]
 
 
@@ -260,6 +266,30 @@ def outcome_of(clean: CleanResult, seconds: float, reports: list[Any] | None = N
     )
 
 
+class StepRunner(Protocol):
+    """How a step is called: directly, or as the Prefect task of that step (flows/pipeline.py)."""
+
+    def __call__(self, step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
+
+
+def call_step(step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """The plain runner: call the step."""
+    return step(*args, **kwargs)
+
+
+@dataclass
+class DayRun:
+    """One attempt at a day: what its steps produced so far, reported when it ends (loaded or not)."""
+
+    day: date
+    flow_run_id: str | None
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    raw: RawBatch | None = None
+    clean: CleanResult | None = None
+    reports: list[Any] = field(default_factory=list)
+    status: str = "running"  # then loaded | blocked | failed
+
+
 def run_day(
     settings: Settings,
     day: date,
@@ -268,29 +298,43 @@ def run_day(
     scenario: str | None = None,
     regenerate: bool = False,
     flow_run_id: str | None = None,
-    docs: str = "on_failure",
+    docs: Docs = "on_failure",
+    sync_customers: bool = True,
+    run_step: StepRunner = call_step,
+    on_end: Callable[[DayRun], None] | None = None,
 ) -> DayOutcome:
-    """The whole day in one call (used by the backfill, where one task per day keeps Prefect's
-    overhead small): ingest, raw suite + gate, transform, processed suite + gate, load with the
-    warehouse suite. Raises on failure after recording it. Data Docs: a blocked day's page only
-    (`docs="on_failure"`); the caller rebuilds the index once at the end."""
-    started = datetime.now(UTC)
+    """The day's step sequence, its one definition: the customer feed (synthetic days; a backfill
+    syncs it once and passes `sync_customers=False`), ingest, raw suite + gate, transform, processed
+    suite + gate, load with the warehouse suite. The daily flow runs it with `run_step` making each
+    step a Prefect task; the backfill runs it whole as one task per day.
+
+    Raises on failure after recording it; `on_end` sees the attempt either way. Data Docs: a
+    blocked day's page only with `docs="on_failure"` (the caller rebuilds the index once)."""
+    run = DayRun(day, flow_run_id)
     t0 = time.perf_counter()
-    raw = clean = None
-    reports: list[Any] = []
     try:
-        raw = ingest(settings, day, input_path=input_path, scenario=scenario, regenerate=regenerate)
-        reports.append(validate_raw(settings, raw, docs))
-        gate(settings, reports, flow_run_id=flow_run_id)
-        clean = transform(settings, raw)
-        reports.append(validate_processed(settings, clean, docs))
-        gate(settings, reports, flow_run_id=flow_run_id)
-        _, warehouse_report = load(settings, raw, clean, flow_run_id=flow_run_id, started_at=started, reports=reports)
-        reports.append(warehouse_report)
+        if sync_customers and input_path is None:
+            run_step(sync_customer_feed, settings)
+        run.raw = run_step(ingest, settings, day, input_path=input_path, scenario=scenario, regenerate=regenerate)
+        run.reports.append(run_step(validate_raw, settings, run.raw, docs))
+        gate(settings, run.reports, flow_run_id=flow_run_id)
+        run.clean = run_step(transform, settings, run.raw)
+        run.reports.append(run_step(validate_processed, settings, run.clean, docs))
+        gate(settings, run.reports, flow_run_id=flow_run_id)
+        _, warehouse_report = run_step(
+            load, settings, run.raw, run.clean, flow_run_id=flow_run_id, started_at=run.started, reports=run.reports
+        )
+        run.reports.append(warehouse_report)
     except BaseException as exc:
-        note_failure(settings, day, exc, raw=raw, clean=clean, flow_run_id=flow_run_id, started_at=started)
+        note_failure(settings, day, exc, raw=run.raw, clean=run.clean, flow_run_id=flow_run_id, started_at=run.started)
+        run.status = "blocked" if isinstance(exc, QualityGateFailed) else "failed"
+        if on_end is not None:
+            on_end(run)
         raise
-    return outcome_of(clean, time.perf_counter() - t0, reports)
+    run.status = "loaded"
+    if on_end is not None:
+        on_end(run)
+    return outcome_of(run.clean, time.perf_counter() - t0, run.reports)
 
 
 def status_rows(settings: Settings, start: date, end: date) -> list[dict]:
@@ -304,6 +348,9 @@ def status_rows(settings: Settings, start: date, end: date) -> list[dict]:
 __all__ = [
     "BapError",
     "DayOutcome",
+    "DayRun",
+    "StepRunner",
+    "call_step",
     "gate",
     "validate_processed",
     "validate_raw",

@@ -143,3 +143,23 @@ def test_backfill_loads_every_day_with_one_task_run_per_day(
 
     names = asyncio.run(task_run_names())
     assert {"day-2024-03-01", "day-2024-03-02", "day-2024-03-03"} <= names
+
+
+def test_the_daily_flow_runs_the_days_steps_one_task_run_each(prefect_api: None, settings: Settings) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    from flows.pipeline import daily_pipeline
+
+    state = daily_pipeline(run_date=DAY, return_state=True)
+    assert state.is_completed()
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+        )
+    steps = [r.name.rsplit("-", 1)[0] for r in runs if not r.name.startswith("lineage-")]
+    assert steps == ["customers", "ingest", "validate-raw", "transform", "validate-processed", "load"], (
+        "the steps of steps.run_day, in its order, the customer feed first"
+    )

@@ -250,3 +250,16 @@ def test_the_day_writes_processed_and_quarantine_parquet(settings: Settings, tmp
     counts = (outcome.rows_received, outcome.rows_loaded, outcome.rows_quarantined, outcome.duplicates_dropped)
     assert counts == (5, 2, 2, 1)
     assert_reconciles(snapshot(engine_of(settings), DAY))
+
+
+@pytest.mark.parametrize("landed_day, synced", [(False, True), (True, False)])
+def test_a_synthetic_day_syncs_the_customer_feed_first_a_landed_day_leaves_it(
+    settings: Settings, tmp_path: Path, landed_day: bool, synced: bool
+) -> None:
+    source = landed(tmp_path / "in.csv", line("C-1")) if landed_day else None
+    run_day(settings, DAY, input_path=source)
+    lake = lake_of(settings)
+    with engine_of(settings).connect() as conn:
+        named = conn.exec_driver_sql("SELECT count(*) FROM dim_customer WHERE customer_name IS NOT NULL").scalar()
+    assert lake.exists(lake.customers_path()) is synced
+    assert (named == settings.customer_count) is synced, "dim_customer holds the feed's customers"
