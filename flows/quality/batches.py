@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from flows.dates import date_key
 from flows.settings import Settings
 
 
@@ -58,14 +59,21 @@ def raw_parameters(settings: Settings, *, expected_rows: int | None = None) -> d
     }
 
 
+def accepted_days(settings: Settings, run_date: date) -> list[date]:
+    """The days a file of `run_date` may carry records of, oldest first: [D - late_arrival_days, D]
+    (a late record keeps its own day; with BAP_LATE_ARRIVAL_DAYS=0 only D itself)."""
+    return [run_date - timedelta(days=back) for back in range(settings.late_arrival_days, -1, -1)]
+
+
 def processed_parameters(
     settings: Settings, run_date: date, *, rows_received: int, rows_quarantined: int
 ) -> dict[str, Any]:
     """Suite parameters of the processed suite."""
+    days = accepted_days(settings, run_date)
     return {
-        "day_start": f"{run_date.isoformat()}T00:00:00+00:00",
-        "day_end": f"{(run_date + timedelta(days=1)).isoformat()}T00:00:00+00:00",
-        "date_keys": [int(run_date.strftime("%Y%m%d"))],
+        "window_start": f"{days[0].isoformat()}T00:00:00+00:00",
+        "window_end": f"{(run_date + timedelta(days=1)).isoformat()}T00:00:00+00:00",
+        "date_keys": [date_key(day) for day in days],
         "rows_received": int(rows_received),
         "rows_quarantined": int(rows_quarantined),
         "max_quarantined_share": settings.quarantine_threshold,
