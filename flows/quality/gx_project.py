@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -27,6 +28,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from flows.quality import offline_docs
 from flows.quality.model import SuiteReport, outcome_from_gx
 from flows.settings import Settings
 
@@ -84,6 +86,7 @@ class _Project:
         _skip_batch_fingerprint()
         paths.results_dir.mkdir(parents=True, exist_ok=True)
         paths.docs_dir.mkdir(parents=True, exist_ok=True)
+        offline_docs.install_assets(paths.docs_dir)
         self.paths = paths
         self.context = gx.get_context(
             mode="file",
@@ -108,6 +111,7 @@ class _Project:
         from great_expectations.core.run_identifier import RunIdentifier
 
         validated_at = datetime.now(UTC)
+        started = time.time()
         run_id = RunIdentifier(run_name=run_date.isoformat(), run_time=validated_at)
         batch = {"dataframe": frame}
         if docs == "always":
@@ -133,6 +137,8 @@ class _Project:
             # left to build_data_docs, which a backfill runs once at its end.
             self.context.build_data_docs(site_names=[SITE], resource_identifiers=[result_id], build_index=False)
             page = self.page_url(result_id)
+        if page is not None:
+            self.localise(started)
         return SuiteReport(
             suite=suite, run_date=run_date, outcomes=outcomes, data_docs_url=page, validated_at=validated_at
         )
@@ -156,8 +162,17 @@ class _Project:
 
     def build_docs(self) -> Path:
         """Rebuild the site: suite pages, the latest validations' pages, the bounded index."""
+        started = time.time()
         self.context.build_data_docs(site_names=[SITE])
+        self.localise(started)
         return self.paths.docs_index
+
+    def localise(self, since: float) -> None:
+        """Point the pages GX just wrote at the site's vendored CSS/JS (see offline_docs)."""
+        # 2 s of slack: file mtimes come from a coarser clock than time.time() (rewriting is idempotent).
+        external = offline_docs.localise_pages(self.paths.docs_dir, since - 2.0)
+        if external:
+            log.warning("Data Docs still load assets from outside the site", extra={"urls": external})
 
 
 @lru_cache(maxsize=8)
