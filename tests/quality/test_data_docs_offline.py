@@ -51,6 +51,8 @@ def site(clean_day: CleanDay, tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 def test_the_vendored_files_are_the_pinned_ones() -> None:
     assert offline_docs.mismatches() == []
+    listed = (offline_docs.VENDOR_DIR.parent / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{a.sha256}`" in listed for a in offline_docs.ASSETS)  # the README states them
     packages = {(a.package, a.version) for a in offline_docs.ASSETS}
     assert {("bootstrap", "4.3.1"), ("jquery", "3.7.1"), ("bootstrap-table", "1.19.1")} <= packages
 
