@@ -29,7 +29,8 @@ def _keep_decimals(type_: pa.DataType) -> pd.ArrowDtype | None:
 
 def gx_frame(table: pa.Table) -> pd.DataFrame:
     """The pandas frame GX validates for `table` (see the module docstring for the type mapping)."""
-    return table.to_pandas(types_mapper=_keep_decimals)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_keep_decimals)
+    return frame
 
 
 def row_count_band(settings: Settings, expected_rows: int | None = None) -> tuple[int, int | None]:

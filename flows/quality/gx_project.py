@@ -130,7 +130,10 @@ class _Project:
             )
             result_id = self._result_identifier(suite, result, run_id)
         position = self.positions[suite]
-        ordered = sorted(result.results, key=lambda r: position.get(r.expectation_config.id, len(position)))
+        ordered = sorted(
+            result.results,
+            key=lambda r: position.get(r.expectation_config.id if r.expectation_config else None, len(position)),
+        )
         outcomes = tuple(outcome_from_gx(suite, r) for r in ordered)
         page = None
         if docs == "always":
