@@ -1,4 +1,4 @@
-"""Four custom GX expectations the built-in catalogue has no (fast, exact) form for.
+"""Five custom GX expectations the built-in catalogue has no (fast, exact) form for.
 
 Importing this module registers them with GX (the suites in expectations/gx/expectations name
 them by type), so `flows.quality.gx_project` imports it before it loads a suite.
@@ -9,7 +9,8 @@ Why custom rather than built-in:
 - bucket vs processing time: the built-in form is three `row_condition`ed range checks, and GX
   applies a row condition by filtering the whole batch, which costs ~0.4 s per check at 1M rows
   (and `expect_column_pair_values_to_be_in_set` iterates the rows in Python);
-- revenue vs amount x fee: no built-in row-wise arithmetic across columns exists for pandas;
+- revenue vs amount x fee, and date_key vs the timestamp's day: no built-in row-wise check across
+  two columns of different kinds exists for pandas;
 - quarantine share: the quarantined rows are not in the processed batch at all; the counts come
   in as suite parameters and the check reads like any other in Data Docs and dq_results.
 The map metrics are plain numpy/pyarrow over whole columns (tens of milliseconds at 1M rows).
@@ -41,8 +42,11 @@ from great_expectations.render import LegacyRendererType, RenderedStringTemplate
 from great_expectations.render.renderer.renderer import renderer
 from great_expectations.render.renderer_configuration import RendererConfiguration
 
+from flows.dates import date_key
+
 __all__ = [
     "ExpectColumnPairValuesToMatchBuckets",
+    "ExpectColumnPairValuesToMatchDateKey",
     "ExpectTableColumnTypesToMatch",
     "ExpectMulticolumnValuesToMatchRevenueRule",
     "ExpectQuarantinedShareToBeAtMost",
@@ -202,6 +206,47 @@ class ExpectColumnPairValuesToMatchBuckets(_Described, ColumnPairMapExpectation)
             high = "" if upper is None else f" < {upper}"
             parts.append(f"'{label}' where {low}{kwargs.get('column_A')}{high}")
         return f"{kwargs.get('column_B')} must be the bucket of {kwargs.get('column_A')}: " + "; ".join(parts) + "."
+
+
+# --- date_key is the UTC day of the timestamp -------------------------------------------------
+
+
+class ColumnPairValuesMatchDateKey(ColumnPairMapMetricProvider):
+    condition_metric_name = "column_pair_values.match_date_key"
+    condition_domain_keys = (
+        "batch_id",
+        "table",
+        "column_A",
+        "column_B",
+        "row_condition",
+        "condition_parser",
+        "ignore_row_if",
+    )
+    condition_value_keys = ()
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A: pd.Series, column_B: pd.Series, **kwargs: Any) -> pd.Series:
+        # flows.dates.date_key (the one definition) on each distinct day, spread back by its code.
+        codes, days = pd.factorize(column_A.dt.tz_convert("UTC").dt.floor("D"))
+        keys = np.array([date_key(day.date()) for day in days] + [-1], dtype=np.int64)
+        expected = keys[codes]  # code -1 (a null timestamp) picks the -1 sentinel
+        ok = expected == column_B.to_numpy(dtype=np.int64, na_value=-2)
+        return pd.Series(ok, index=column_A.index)
+
+
+class ExpectColumnPairValuesToMatchDateKey(_Described, ColumnPairMapExpectation):
+    """Expect column_B to be the warehouse key (YYYYMMDD, flows.dates.date_key) of the UTC day of
+    the timestamp in column_A: a late record keeps its own day."""
+
+    ignore_row_if: str = "both_values_are_missing"
+
+    map_metric: ClassVar[str] = "column_pair_values.match_date_key"
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
+    args_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B")
+
+    @classmethod
+    def describe(cls, kwargs: dict[str, Any]) -> str:
+        return f"{kwargs.get('column_B')} must be the UTC day of {kwargs.get('column_A')} as YYYYMMDD."
 
 
 # --- revenue = amount x fee_percent / 100 for earning rows, 0 otherwise ------------------------

@@ -225,6 +225,11 @@ PROCESSED_DEFECTS: list[tuple[str, ProcessedDefect, str]] = [
         "expect_column_values_to_be_between:transaction_ts",
     ),
     (
+        "date_key of another day of the window",
+        lambda t: replace_rows(t, "date_key", 50, 20240114),
+        "expect_column_pair_values_to_match_date_key:transaction_ts,date_key",
+    ),
+    (
         "other date_key",
         lambda t: replace_rows(t, "date_key", 50, 20240116),
         "expect_column_values_to_be_in_set:date_key",
