@@ -201,7 +201,10 @@ def demo(
     settings = get_settings()
     last = steps.yesterday_utc()
     first = last - timedelta(days=days - 1)
-    backfill(start=first.isoformat(), end=last.isoformat(), concurrency=None, regenerate=False)
+    _prepare(settings)
+    from flows.demo import run_demo
+
+    typer.echo(run_demo(first, last).where_to_look(f"http://{settings.dashboard_host}:{settings.dashboard_port}"))
     lake = steps.lake_of(settings)
     typer.echo(f"data lake:  {lake.url(lake.base)} (raw/, processed/, quarantine/ partitioned YYYY/MM/DD)")
     typer.echo(f"warehouse:  {redact(resolve_url(settings))}")

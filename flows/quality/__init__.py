@@ -10,6 +10,8 @@ Plain functions (no Prefect, no Gradio): the flow calls them and turns a failed 
 - `check_warehouse_day` runs the warehouse suite (one SQL query, see flows/quality/warehouse.py).
 - `record_results` writes the reports to dq_results; `build_data_docs` rebuilds the site;
   `format_failure` is the one-line message of a blocked day.
+- Data Docs work offline: the CSS/JS GX's pages load from CDNs are vendored and every page is
+  pointed at the site's copies right after GX builds it (flows/quality/offline_docs.py).
 
 Every expectation is `critical` (a failure blocks the day before the load, so the warehouse keeps
 its last good state) or `warning` (reported, never blocking), via GX 1.x's own `severity` field.
@@ -68,7 +70,7 @@ def validate_raw(
     """The raw suite on the day as read (every contract column as text, extra columns allowed).
 
     `expected_rows` overrides the centre of the row-count band for this call (default: the
-    settings). `docs`: "always" updates the run's Data Docs page and the index (~0.3 s at any
+    settings). `docs`: "always" updates the run's Data Docs page and the index (~0.5-1 s at any
     size); "on_failure" (a backfill) builds only a blocked day's page - run `build_data_docs`
     once at the end; "never" builds nothing. The result is stored in every case.
     """

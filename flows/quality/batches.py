@@ -29,7 +29,8 @@ def _keep_decimals(type_: pa.DataType) -> pd.ArrowDtype | None:
 
 def gx_frame(table: pa.Table) -> pd.DataFrame:
     """The pandas frame GX validates for `table` (see the module docstring for the type mapping)."""
-    return table.to_pandas(types_mapper=_keep_decimals)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_keep_decimals)
+    return frame
 
 
 def row_count_band(settings: Settings, expected_rows: int | None = None) -> tuple[int, int | None]:
@@ -59,15 +60,21 @@ def raw_parameters(settings: Settings, *, expected_rows: int | None = None) -> d
     }
 
 
+def accepted_days(settings: Settings, run_date: date) -> list[date]:
+    """The days a file of `run_date` may carry records of, oldest first: [D - late_arrival_days, D]
+    (a late record keeps its own day; with BAP_LATE_ARRIVAL_DAYS=0 only D itself)."""
+    return [run_date - timedelta(days=back) for back in range(settings.late_arrival_days, -1, -1)]
+
+
 def processed_parameters(
     settings: Settings, run_date: date, *, rows_received: int, rows_quarantined: int
 ) -> dict[str, Any]:
     """Suite parameters of the processed suite."""
+    days = accepted_days(settings, run_date)
     return {
-        # A file of run_date carries the records of its late-arrival window (README "Event time").
-        "day_start": f"{(run_date - timedelta(days=settings.late_arrival_days)).isoformat()}T00:00:00+00:00",
-        "day_end": f"{(run_date + timedelta(days=1)).isoformat()}T00:00:00+00:00",
-        "date_keys": [date_key(run_date - timedelta(days=n)) for n in range(settings.late_arrival_days + 1)],
+        "window_start": f"{days[0].isoformat()}T00:00:00+00:00",
+        "window_end": f"{(run_date + timedelta(days=1)).isoformat()}T00:00:00+00:00",
+        "date_keys": [date_key(day) for day in days],
         "rows_received": int(rows_received),
         "rows_quarantined": int(rows_quarantined),
         "max_quarantined_share": settings.quarantine_threshold,

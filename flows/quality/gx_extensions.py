@@ -1,4 +1,4 @@
-"""Four custom GX expectations the built-in catalogue has no (fast, exact) form for.
+"""Five custom GX expectations the built-in catalogue has no (fast, exact) form for.
 
 Importing this module registers them with GX (the suites in expectations/gx/expectations name
 them by type), so `flows.quality.gx_project` imports it before it loads a suite.
@@ -9,7 +9,8 @@ Why custom rather than built-in:
 - bucket vs processing time: the built-in form is three `row_condition`ed range checks, and GX
   applies a row condition by filtering the whole batch, which costs ~0.4 s per check at 1M rows
   (and `expect_column_pair_values_to_be_in_set` iterates the rows in Python);
-- revenue vs amount x fee: no built-in row-wise arithmetic across columns exists for pandas;
+- revenue vs amount x fee, and date_key vs the timestamp's day: no built-in row-wise check across
+  two columns of different kinds exists for pandas;
 - quarantine share: the quarantined rows are not in the processed batch at all; the counts come
   in as suite parameters and the check reads like any other in Data Docs and dq_results.
 The map metrics are plain numpy/pyarrow over whole columns (tens of milliseconds at 1M rows).
@@ -17,7 +18,7 @@ The map metrics are plain numpy/pyarrow over whole columns (tens of milliseconds
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,11 @@ from great_expectations.render import LegacyRendererType, RenderedStringTemplate
 from great_expectations.render.renderer.renderer import renderer
 from great_expectations.render.renderer_configuration import RendererConfiguration
 
+from flows.dates import date_key
+
 __all__ = [
     "ExpectColumnPairValuesToMatchBuckets",
+    "ExpectColumnPairValuesToMatchDateKey",
     "ExpectTableColumnTypesToMatch",
     "ExpectMulticolumnValuesToMatchRevenueRule",
     "ExpectQuarantinedShareToBeAtMost",
@@ -60,17 +64,23 @@ class _Described:
     """Renders the expectation in Data Docs as the sentence `describe(kwargs)` returns."""
 
     @classmethod
-    def describe(cls, kwargs: dict) -> str:
+    def describe(cls, kwargs: dict[str, Any]) -> str:
         raise NotImplementedError
 
     @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration[Any]) -> RendererConfiguration[Any]:
         renderer_configuration.template_str = cls.describe(renderer_configuration.kwargs)
         return renderer_configuration
 
     @classmethod
     @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
-    def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
+    def _prescriptive_renderer(
+        cls,
+        configuration: Any = None,
+        result: Any = None,
+        runtime_configuration: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[RenderedStringTemplateContent]:
         if configuration is None and result is not None:
             configuration = result.expectation_config
         params = dict(configuration.kwargs) if configuration is not None else {}
@@ -87,7 +97,8 @@ def as_float(values: pd.Series) -> np.ndarray:
     """float64 view of a numeric column (numpy or Arrow-backed, decimals included); nulls -> NaN."""
     if isinstance(values.dtype, pd.ArrowDtype):
         arrow = pa.array(values.array)  # the Arrow data behind the column (Arrow array protocol)
-        return pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        floats: np.ndarray = pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False)
+        return floats.astype(np.float64, copy=False)
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -116,7 +127,7 @@ class ExpectTableColumnTypesToMatch(_Described, BatchExpectation):
     ({"amount": "double"}, or "missing").
     """
 
-    column_types: dict[str, str] | SuiteParameterDict
+    column_types: dict[str, str] | SuiteParameterDict[str, Any]
 
     metric_dependencies: ClassVar[tuple[str, ...]] = ("table.column_types",)
     domain_keys: ClassVar[tuple[str, ...]] = ("row_condition", "condition_parser")
@@ -124,12 +135,17 @@ class ExpectTableColumnTypesToMatch(_Described, BatchExpectation):
     args_keys: ClassVar[tuple[str, ...]] = ("column_types",)
 
     @classmethod
-    def describe(cls, kwargs: dict) -> str:
+    def describe(cls, kwargs: dict[str, Any]) -> str:
         listed = ", ".join(f"{name} {type_name}" for name, type_name in (kwargs.get("column_types") or {}).items())
         return f"Columns must have these Arrow types: {listed}."
 
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None, execution_engine=None) -> dict:
-        expected: dict[str, str] = self._get_success_kwargs()["column_types"]
+    def _validate(
+        self,
+        metrics: dict[str, Any],
+        runtime_configuration: dict[str, Any] | None = None,
+        execution_engine: Any = None,
+    ) -> dict[str, Any]:
+        expected: dict[str, str] = self.configuration.get_success_kwargs()["column_types"]
         actual = {entry["name"]: arrow_type_name(entry["type"]) for entry in metrics["table.column_types"]}
         mismatches = {
             name: actual.get(name, "missing") for name, type_name in expected.items() if actual.get(name) != type_name
@@ -157,7 +173,7 @@ class ColumnPairValuesMatchBuckets(ColumnPairMapMetricProvider):
     condition_value_keys = ("buckets",)
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column_A: pd.Series, column_B: pd.Series, buckets: list, **kwargs) -> pd.Series:
+    def _pandas(cls, column_A: pd.Series, column_B: pd.Series, buckets: list[list[Any]], **kwargs: Any) -> pd.Series:
         value = as_float(column_A)
         ok = np.zeros(len(value), dtype=bool)
         with np.errstate(invalid="ignore"):
@@ -175,7 +191,7 @@ class ExpectColumnPairValuesToMatchBuckets(_Described, ColumnPairMapExpectation)
     `buckets` is a list of [label, lower_inclusive, upper_exclusive]; a null bound is open.
     """
 
-    buckets: list[tuple[str, float | None, float | None]] | SuiteParameterDict
+    buckets: list[tuple[str, float | None, float | None]] | SuiteParameterDict[str, Any]
     ignore_row_if: str = "both_values_are_missing"
 
     map_metric: ClassVar[str] = "column_pair_values.match_buckets"
@@ -183,13 +199,54 @@ class ExpectColumnPairValuesToMatchBuckets(_Described, ColumnPairMapExpectation)
     args_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "buckets")
 
     @classmethod
-    def describe(cls, kwargs: dict) -> str:
+    def describe(cls, kwargs: dict[str, Any]) -> str:
         parts = []
         for label, lower, upper in kwargs.get("buckets") or []:
             low = "" if lower is None else f"{lower} <= "
             high = "" if upper is None else f" < {upper}"
             parts.append(f"'{label}' where {low}{kwargs.get('column_A')}{high}")
         return f"{kwargs.get('column_B')} must be the bucket of {kwargs.get('column_A')}: " + "; ".join(parts) + "."
+
+
+# --- date_key is the UTC day of the timestamp -------------------------------------------------
+
+
+class ColumnPairValuesMatchDateKey(ColumnPairMapMetricProvider):
+    condition_metric_name = "column_pair_values.match_date_key"
+    condition_domain_keys = (
+        "batch_id",
+        "table",
+        "column_A",
+        "column_B",
+        "row_condition",
+        "condition_parser",
+        "ignore_row_if",
+    )
+    condition_value_keys = ()
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A: pd.Series, column_B: pd.Series, **kwargs: Any) -> pd.Series:
+        # flows.dates.date_key (the one definition) on each distinct day, spread back by its code.
+        codes, days = pd.factorize(column_A.dt.tz_convert("UTC").dt.floor("D"))
+        keys = np.array([date_key(day.date()) for day in days] + [-1], dtype=np.int64)
+        expected = keys[codes]  # code -1 (a null timestamp) picks the -1 sentinel
+        ok = expected == column_B.to_numpy(dtype=np.int64, na_value=-2)
+        return pd.Series(ok, index=column_A.index)
+
+
+class ExpectColumnPairValuesToMatchDateKey(_Described, ColumnPairMapExpectation):
+    """Expect column_B to be the warehouse key (YYYYMMDD, flows.dates.date_key) of the UTC day of
+    the timestamp in column_A: a late record keeps its own day."""
+
+    ignore_row_if: str = "both_values_are_missing"
+
+    map_metric: ClassVar[str] = "column_pair_values.match_date_key"
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
+    args_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B")
+
+    @classmethod
+    def describe(cls, kwargs: dict[str, Any]) -> str:
+        return f"{kwargs.get('column_B')} must be the UTC day of {kwargs.get('column_A')} as YYYYMMDD."
 
 
 # --- revenue = amount x fee_percent / 100 for earning rows, 0 otherwise ------------------------
@@ -208,7 +265,7 @@ class MulticolumnValuesMatchRevenueRule(MulticolumnMapMetricProvider):
     condition_value_keys = ("earning_status", "tolerance")
 
     @multicolumn_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column_list: pd.DataFrame, earning_status: str, tolerance: float, **kwargs) -> pd.Series:
+    def _pandas(cls, column_list: pd.DataFrame, earning_status: str, tolerance: float, **kwargs: Any) -> pd.Series:
         amount_col, fee_col, status_col, revenue_col = column_list.columns
         amount = as_float(column_list[amount_col])
         fee = as_float(column_list[fee_col])
@@ -226,14 +283,14 @@ class ExpectMulticolumnValuesToMatchRevenueRule(_Described, MulticolumnMapExpect
 
     earning_status: str = "SUCCESS"
     tolerance: float = 0.01
-    ignore_row_if: str = "all_values_are_missing"
+    ignore_row_if: Literal["all_values_are_missing", "any_value_is_missing", "never"] = "all_values_are_missing"
 
     map_metric: ClassVar[str] = "multicolumn_values.match_revenue_rule"
     success_keys: ClassVar[tuple[str, ...]] = ("column_list", "earning_status", "tolerance", "ignore_row_if", "mostly")
     args_keys: ClassVar[tuple[str, ...]] = ("column_list",)
 
     @classmethod
-    def describe(cls, kwargs: dict) -> str:
+    def describe(cls, kwargs: dict[str, Any]) -> str:
         amount, fee, status, revenue = kwargs.get("column_list") or ("amount", "fee_percent", "status", "revenue")
         return (
             f"{revenue} must equal {amount} x {fee} / 100 within {kwargs.get('tolerance', 0.01)} where {status} is "
@@ -257,9 +314,9 @@ class ExpectQuarantinedShareToBeAtMost(_Described, BatchExpectation):
     count is reported alongside. A day with no rows received has a share of 0.
     """
 
-    rows_received: int | SuiteParameterDict
-    rows_quarantined: int | SuiteParameterDict
-    max_share: float | SuiteParameterDict
+    rows_received: int | SuiteParameterDict[str, Any]
+    rows_quarantined: int | SuiteParameterDict[str, Any]
+    max_share: float | SuiteParameterDict[str, Any]
 
     metric_dependencies: ClassVar[tuple[str, ...]] = ("table.row_count",)
     domain_keys: ClassVar[tuple[str, ...]] = ("row_condition", "condition_parser")
@@ -267,14 +324,19 @@ class ExpectQuarantinedShareToBeAtMost(_Described, BatchExpectation):
     args_keys: ClassVar[tuple[str, ...]] = ("rows_received", "rows_quarantined", "max_share")
 
     @classmethod
-    def describe(cls, kwargs: dict) -> str:
+    def describe(cls, kwargs: dict[str, Any]) -> str:
         return (
             f"At most {_shown(kwargs.get('max_share'))} of the rows received ({_shown(kwargs.get('rows_received'))}) "
             f"may be quarantined (quarantined: {_shown(kwargs.get('rows_quarantined'))})."
         )
 
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None, execution_engine=None) -> dict:
-        kwargs = self._get_success_kwargs()
+    def _validate(
+        self,
+        metrics: dict[str, Any],
+        runtime_configuration: dict[str, Any] | None = None,
+        execution_engine: Any = None,
+    ) -> dict[str, Any]:
+        kwargs = self.configuration.get_success_kwargs()
         received = int(kwargs["rows_received"])
         quarantined = int(kwargs["rows_quarantined"])
         share = quarantined / received if received else 0.0

@@ -11,15 +11,15 @@ kept for the life of the process (a backfill validates hundreds of days with it)
 its checkpoints and validation definitions. GX contexts are not thread-safe, so every use goes
 through one process-wide lock (validation of a day is short; the threads of a backfill queue).
 
-Two process-wide adjustments of GX internals make it fast enough (both guarded by tests):
-`_skip_batch_fingerprint` (10x on a 1M-row day) and `_reuse_compiled_templates` (Data Docs
-updates ~3x faster).
+One process-wide adjustment of GX makes it fast enough: `_skip_batch_fingerprint` sets GX's
+module constant HASH_THRESHOLD (see its docstring for the figure and the test that guards it).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from flows.quality import offline_docs
 from flows.quality.model import SuiteReport, outcome_from_gx
 from flows.settings import Settings
 
@@ -66,45 +67,15 @@ def quality_paths(settings: Settings) -> QualityPaths:
 
 def _skip_batch_fingerprint() -> None:
     """GX hashes every in-memory pandas batch under 1 GB (`pandas_data_fingerprint`, a batch marker
-    nothing here reads); for a 1M-row day that hash costs ~10 s, 10x the whole validation. The
-    threshold is a module constant read at call time; 0 turns the hash off. tests/quality checks
-    the constant still exists, so a GX upgrade that renames it fails loudly instead of going slow."""
+    nothing here reads). The threshold is a module constant read at call time; 0 turns the hash off.
+    Kept under the rule for library internals because it buys more than 2x on a `bap bench` figure:
+    raw + processed validation of a 1M-row day took 2.7-4.3 s with it and 14.4-19.5 s without
+    (same run, 2-core machine; validate_vs_transform 0.27-0.44 vs 1.46-1.98, over its 1.5 budget).
+    tests/quality/test_suite_files.py fails when an upgrade renames the constant, stops reading it
+    or renames the marker."""
     from great_expectations.execution_engine import pandas_execution_engine
 
     pandas_execution_engine.HASH_THRESHOLD = 0
-
-
-def _reuse_compiled_templates() -> None:
-    """GX builds a new jinja2 Environment for every Data Docs view it renders, so each docs update
-    re-parses and re-compiles its ~35 templates (~0.3 s, half the cost of updating the docs). A
-    jinja2 bytecode cache (keyed by template name and source checksum) shared by those environments
-    keeps the compiled code; rendering is unchanged. Applied once per process."""
-    from great_expectations.render.view.view import DefaultJinjaView
-    from jinja2 import BytecodeCache
-
-    if getattr(DefaultJinjaView, "_bap_bytecode_cache", None) is not None:
-        return
-
-    class InMemoryBytecodeCache(BytecodeCache):
-        def __init__(self) -> None:
-            self.code: dict[str, bytes] = {}
-
-        def load_bytecode(self, bucket) -> None:  # type: ignore[no-untyped-def]
-            if bucket.key in self.code:
-                bucket.bytecode_from_string(self.code[bucket.key])
-
-        def dump_bytecode(self, bucket) -> None:  # type: ignore[no-untyped-def]
-            self.code[bucket.key] = bucket.bytecode_to_string()
-
-    cache = InMemoryBytecodeCache()
-    original_init = DefaultJinjaView.__init__
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        original_init(self, *args, **kwargs)
-        self.env.bytecode_cache = cache
-
-    DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
-    DefaultJinjaView._bap_bytecode_cache = cache  # type: ignore[attr-defined]
 
 
 class _Project:
@@ -116,9 +87,9 @@ class _Project:
         import flows.quality.gx_extensions  # noqa: F401 - registers the custom expectations the suites use
 
         _skip_batch_fingerprint()
-        _reuse_compiled_templates()
         paths.results_dir.mkdir(parents=True, exist_ok=True)
         paths.docs_dir.mkdir(parents=True, exist_ok=True)
+        offline_docs.install_assets(paths.docs_dir)
         self.paths = paths
         self.context = gx.get_context(
             mode="file",
@@ -143,6 +114,7 @@ class _Project:
         from great_expectations.core.run_identifier import RunIdentifier
 
         validated_at = datetime.now(UTC)
+        started = time.time()
         run_id = RunIdentifier(run_name=run_date.isoformat(), run_time=validated_at)
         batch = {"dataframe": frame}
         if docs == "always":
@@ -158,7 +130,10 @@ class _Project:
             )
             result_id = self._result_identifier(suite, result, run_id)
         position = self.positions[suite]
-        ordered = sorted(result.results, key=lambda r: position.get(r.expectation_config.id, len(position)))
+        ordered = sorted(
+            result.results,
+            key=lambda r: position.get(r.expectation_config.id if r.expectation_config else None, len(position)),
+        )
         outcomes = tuple(outcome_from_gx(suite, r) for r in ordered)
         page = None
         if docs == "always":
@@ -168,6 +143,8 @@ class _Project:
             # left to build_data_docs, which a backfill runs once at its end.
             self.context.build_data_docs(site_names=[SITE], resource_identifiers=[result_id], build_index=False)
             page = self.page_url(result_id)
+        if page is not None:
+            self.localise(started)
         return SuiteReport(
             suite=suite, run_date=run_date, outcomes=outcomes, data_docs_url=page, validated_at=validated_at
         )
@@ -191,8 +168,17 @@ class _Project:
 
     def build_docs(self) -> Path:
         """Rebuild the site: suite pages, the latest validations' pages, the bounded index."""
+        started = time.time()
         self.context.build_data_docs(site_names=[SITE])
+        self.localise(started)
         return self.paths.docs_index
+
+    def localise(self, since: float) -> None:
+        """Point the pages GX just wrote at the site's vendored CSS/JS (see offline_docs)."""
+        # 2 s of slack: file mtimes come from a coarser clock than time.time() (rewriting is idempotent).
+        external = offline_docs.localise_pages(self.paths.docs_dir, since - 2.0)
+        if external:
+            log.warning("Data Docs still load assets from outside the site", extra={"urls": external})
 
 
 @lru_cache(maxsize=8)

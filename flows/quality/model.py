@@ -112,7 +112,7 @@ def expectation_key(type_: str, kwargs: dict[str, Any], meta: dict[str, Any] | N
     return f"{key}[{variant}]" if variant else key
 
 
-def _error_message(exception_info: dict | None) -> str | None:
+def _error_message(exception_info: dict[str, Any] | None) -> str | None:
     """The message of an exception GX caught while evaluating the expectation, if any. GX 1.x puts
     it either at the top level or under the id of each metric that failed (e.g. a missing column)."""
     if not exception_info:
@@ -121,12 +121,12 @@ def _error_message(exception_info: dict | None) -> str | None:
     for entry in entries:
         if isinstance(entry, dict) and (entry.get("raised_exception") or entry.get("exception_message")):
             text = (entry.get("exception_message") or entry.get("exception_traceback") or "error").strip()
-            return text.splitlines()[-1]
+            return str(text).splitlines()[-1]
     return None
 
 
-def _distinct(values: list) -> list:
-    seen: list = []
+def _distinct(values: list[Any]) -> list[Any]:
+    seen: list[Any] = []
     for value in values:
         if value not in seen:
             seen.append(value)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from flows.dates import date_key
 from flows.quality.model import ExpectationOutcome, SuiteReport
 from flows.warehouse.sql import sql
 
@@ -37,13 +38,23 @@ def _connection(engine_or_conn: sa.Engine | sa.Connection, *, write: bool = Fals
 
 
 def check_warehouse_day(
-    engine_or_conn: sa.Engine | sa.Connection, run_date: date, *, expected_rows: int
+    engine_or_conn: sa.Engine | sa.Connection, run_date: date, *, expected_rows: int, late_arrival_days: int = 0
 ) -> SuiteReport:
-    """The warehouse suite for one loaded day: the day's fact rows equal the processed rows, no
-    fact row has a dangling foreign key, revenue = round(amount x fee_percent / 100, 2) for SUCCESS
-    (0 otherwise) and fee_percent is the channel's (critical); the rollups add up to the facts
-    (warning). Pass the load's connection to check the day before it commits."""
-    params = {"date_key": int(run_date.strftime("%Y%m%d")), "expected_rows": int(expected_rows)}
+    """The warehouse suite for the load of the file of `run_date`.
+
+    `expected_rows` is the file's loaded row count as the load reports it (`LoadResult.rows_loaded`,
+    the processed rows it wrote): the warehouse must hold exactly that many rows of this load. The
+    SQL also gets the window the file's records may fall in (`first_date_key` .. `date_key`, i.e.
+    BAP_LATE_ARRIVAL_DAYS before the day; a window of 0 days is the day alone). Critical: no fact
+    row has a dangling foreign key, revenue = round(amount x fee_percent / 100, 2) for SUCCESS (0
+    otherwise) and fee_percent is the channel's; warning: the rollups add up to the facts. Pass
+    the load's connection to check the day before it commits."""
+    params = {
+        "date_key": date_key(run_date),
+        "first_date_key": date_key(run_date - timedelta(days=late_arrival_days)),
+        "run_date": run_date,
+        "expected_rows": int(expected_rows),
+    }
     with _connection(engine_or_conn) as conn:
         rows = conn.exec_driver_sql(sql("quality/warehouse_day.sql"), params).mappings().all()
     outcomes = tuple(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -20,10 +21,10 @@ from tests.quality.conftest import DAY, ROWS, replace_rows
 COLUMNS = "run_date, suite, expectation, severity, success, observed_value, unexpected_count, element_count, run_id, validated_at, data_docs_url"
 
 
-def rows(engine: sa.Engine) -> list[dict]:
+def rows(engine: sa.Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         result = conn.exec_driver_sql(f"SELECT {COLUMNS} FROM dq_results ORDER BY run_date, suite, expectation")
-        return [dict(r._mapping) for r in result]
+        return [dict(r) for r in result.mappings()]
 
 
 def test_a_clean_days_history_is_present_and_correct(engine: sa.Engine, clean_day, own_settings) -> None:

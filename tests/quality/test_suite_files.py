@@ -130,7 +130,23 @@ def test_raw_patterns_run_in_re2_with_the_meaning_of_pythons_re(column: str, reg
     assert re2 == [re.search(regex, v) is not None for v in values]
 
 
-def test_the_gx_fingerprint_switch_still_exists() -> None:
+@pytest.mark.parametrize("threshold, fingerprinted", [(None, False), (1e9, True)], ids=["as shipped", "gx default"])
+def test_gx_skips_its_batch_fingerprint_because_of_hash_threshold(
+    own_settings, monkeypatch: pytest.MonkeyPatch, threshold: float | None, fingerprinted: bool
+) -> None:
+    """flows/quality/gx_project.py sets GX's HASH_THRESHOLD to 0 (validating a 1M-row day ~5x
+    faster; README "Data quality"). This fails when an upgrade renames the constant (setattr),
+    stops reading it or renames the marker it controls."""
     from great_expectations.execution_engine import pandas_execution_engine
 
-    assert hasattr(pandas_execution_engine, "HASH_THRESHOLD")  # see flows/quality/gx_project.py
+    from flows.quality import validate_raw
+    from flows.quality.gx_project import project_for, quality_paths
+
+    settings = own_settings()
+    project_for(settings)  # applies the setting
+    if threshold is not None:
+        monkeypatch.setattr(pandas_execution_engine, "HASH_THRESHOLD", threshold)
+    validate_raw(raw_day(rows=50), date(2024, 1, 15), settings, docs="never")
+    (stored,) = quality_paths(settings).results_dir.rglob("*.json")
+    markers = json.loads(stored.read_text(encoding="utf-8"))["meta"]["batch_markers"]
+    assert ("pandas_data_fingerprint" in markers) is fingerprinted, markers

@@ -4,12 +4,14 @@ with its severity, and a few bad rows below the quarantine threshold do not bloc
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from flows.dates import date_key
 from flows.quality import SuiteReport, format_failure, validate_processed, validate_raw
 from flows.quality.batches import row_count_band
 from tests.quality.conftest import DAY, ROWS, replace, replace_rows
@@ -218,9 +220,14 @@ PROCESSED_DEFECTS: list[tuple[str, ProcessedDefect, str]] = [
         "expect_column_values_to_be_between:transaction_ts",
     ),
     (
-        "timestamp before the late window",  # a file of D carries D - BAP_LATE_ARRIVAL_DAYS (default 7) to D
+        "timestamp before the late-arrival window",
         lambda t: replace(t, "transaction_ts", _add_days(t.column("transaction_ts"), -8)),
         "expect_column_values_to_be_between:transaction_ts",
+    ),
+    (
+        "date_key of another day of the window",
+        lambda t: replace_rows(t, "date_key", 50, 20240114),
+        "expect_column_pair_values_to_match_date_key:transaction_ts,date_key",
     ),
     (
         "other date_key",
@@ -276,6 +283,35 @@ def test_each_processed_defect_fails_its_critical_expectation(
     report = processed_report(defect(clean_day.processed), quality_settings, received=ROWS)
     assert failed(report).get(expectation) == "critical", failed(report)
     assert not report.passed
+
+
+def _late_records(processed: pa.Table, days_back: int) -> pa.Table:
+    """Every 50th row moved `days_back` days earlier, with its own date_key (a late arrival)."""
+    late = pa.array([i % 50 == 0 for i in range(processed.num_rows)])
+    moved = _add_days(processed.column("transaction_ts"), -days_back)
+    late_key = date_key(DAY - timedelta(days=days_back))
+    return replace(
+        replace(processed, "transaction_ts", pc.if_else(late, moved, processed.column("transaction_ts"))),
+        "date_key",
+        pc.if_else(late, pa.scalar(late_key, pa.int32()), processed.column("date_key")),
+    )
+
+
+@pytest.mark.parametrize(
+    "late_arrival_days, days_back, accepted",
+    [(7, 1, True), (7, 7, True), (7, 8, False), (0, 0, True), (0, 1, False), (2, 3, False)],
+)
+def test_late_records_inside_the_window_pass_with_their_own_date_key(
+    clean_day, quality_settings, late_arrival_days: int, days_back: int, accepted: bool
+) -> None:
+    settings = quality_settings.model_copy(update={"late_arrival_days": late_arrival_days})
+    report = processed_report(_late_records(clean_day.processed, days_back), settings)
+    assert report.passed is accepted, failed(report)
+    if not accepted:
+        assert set(failed(report)) == {
+            "expect_column_values_to_be_between:transaction_ts",
+            "expect_column_values_to_be_in_set:date_key",
+        }
 
 
 def test_revenue_rule_accepts_half_up_rounding_and_zero_for_failed(clean_day, quality_settings) -> None:

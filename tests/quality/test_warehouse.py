@@ -123,8 +123,10 @@ def tiny_day(engine: sa.Engine) -> dict:
     return ids
 
 
-def test_the_tiny_day_passes(engine: sa.Engine, tiny_day: dict) -> None:
-    report = check_warehouse_day(engine, DAY, expected_rows=len(FACTS))
+@pytest.mark.parametrize("late_arrival_days", [0, 7])
+def test_the_tiny_day_passes(engine: sa.Engine, tiny_day: dict, late_arrival_days: int) -> None:
+    # The load reports 3 rows loaded from the file; a file whose late window holds no other day's rows.
+    report = check_warehouse_day(engine, DAY, expected_rows=len(FACTS), late_arrival_days=late_arrival_days)
     assert report.passed and not report.warnings, failed(report)
 
 
