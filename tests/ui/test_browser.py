@@ -197,6 +197,13 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     page.get_by_role("tab", name="Quality").click()
     page.wait_for_selector("#chart-pass-rate .gtitle")
     assert "Expectations passed per suite" in chart_title(page, "chart-pass-rate")
+    page.wait_for_selector("#chart-quarantine-reasons .gtitle")
+    assert "Quarantined rows by reason" in chart_title(page, "chart-quarantine-reasons")
+    assert page.locator("#chart-quarantine-reasons .bars path").count() > 0  # one bar per reason
+    page.wait_for_selector("#q-failures table")
+    headers = page.eval_on_selector_all("#q-failures th", "els => els.map(e => e.textContent.trim())")
+    assert any("Expectation" in h for h in headers) and not {"1", "2", "3"} & set(headers)
+    page.wait_for_selector("#q-reasons table")
     page.wait_for_timeout(600)
     page.screenshot(path=str(ARTIFACTS / "dashboard-quality.png"), full_page=True)
     assert not errors, errors
