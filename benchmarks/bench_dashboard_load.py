@@ -72,19 +72,45 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))], 1)
 
 
-def next_filters(current: list[Any], options: dict[str, list[str]], rng: random.Random) -> list[Any]:
-    """One change a person makes: one filter set to another of its options (a preset sends no
-    dates, so the preset's period applies; Refresh changes nothing)."""
+def _narrowed(values: dict[str, Any], geography: list[list[str]], level: str) -> list[str]:
+    """What the page offers at `level` once the levels above are chosen (the cascade)."""
+    region, state = values["region"], values["state"]
+    rows = [g for g in geography if region in ("All", g[0]) and (level != "city" or state in ("All", g[1]))]
+    return sorted({g[1 if level == "state" else 2] for g in rows})
+
+
+def next_filters(current: list[Any], options: dict[str, Any], rng: random.Random) -> list[Any]:
+    """One change a person makes: one filter set to another option the page offers it (the
+    region -> state -> city cascade narrows, and a parent change resets its children; a preset
+    sends no dates, so the preset's period applies; Refresh changes nothing)."""
     change = rng.choices(list(CHANGES), weights=list(CHANGES.values()))[0]
     values = dict(zip(FILTERS, current, strict=True))
+    geography = options.get("geography") or []
     if change == "preset":
         values.update(preset=rng.choice(options["preset"]), start=None, end=None)
+    elif change in ("state", "city") and geography:
+        values[change] = rng.choice(["All", *_narrowed(values, geography, change)])
+        if change == "state":
+            values["city"] = "All"
     elif change != "refresh":
         values[change] = rng.choice(options[change])
+        if change == "region":
+            values.update(state="All", city="All")
     return [values[name] for name in FILTERS]
 
 
-def _user(url: str, options: dict[str, list[str]], seed: int, until: float, sink: dict[str, list[Any]]) -> None:
+def geography_of(url: str) -> list[list[str]]:
+    """(region, state, city) of every city in the warehouse: the cascade the users walk."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT region, state, city_name FROM dim_city").all()
+    engine.dispose()
+    return [[str(v) for v in row] for row in rows]
+
+
+def _user(url: str, options: dict[str, Any], seed: int, until: float, sink: dict[str, list[Any]]) -> None:
     from gradio_client import Client
 
     rng = random.Random(seed)
@@ -104,7 +130,7 @@ def _user(url: str, options: dict[str, list[str]], seed: int, until: float, sink
         time.sleep(rng.uniform(0.5, 1.5))
 
 
-def drive(url: str, users: int, seconds: float, *, options: dict[str, list[str]], seed: int = 11) -> dict[str, Any]:
+def drive(url: str, users: int, seconds: float, *, options: dict[str, Any], seed: int = 11) -> dict[str, Any]:
     """`users` sessions changing filters for `seconds` seconds; latencies and errors."""
     if urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the load goes to the local machine only")
@@ -137,7 +163,7 @@ def _child() -> None:
     print(json.dumps(drive(params.pop("url"), params.pop("users"), params.pop("seconds"), **params)))
 
 
-def drive_in_child(url: str, users: int, seconds: float, options: dict[str, list[str]], seed: int) -> dict[str, Any]:
+def drive_in_child(url: str, users: int, seconds: float, options: dict[str, Any], seed: int) -> dict[str, Any]:
     code = "from benchmarks.bench_dashboard_load import _child; _child()"
     params = {"url": url, "users": users, "seconds": seconds, "options": options, "seed": seed}
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
@@ -275,7 +301,7 @@ def start_times(url: str) -> dict[str, float]:
 def measure(url: str, *, users: int, seconds: float, seed: int, browser: bool = True) -> dict[str, Any]:
     """Every figure on the warehouse at `url`, the baseline's next to the dashboard's."""
     with served(url) as (dashboard_url, baseline_url, server):
-        options = dashboard_options(dashboard_url)
+        options: dict[str, Any] = {**dashboard_options(dashboard_url), "geography": geography_of(url)}
         dash = drive_in_child(dashboard_url, users, seconds, options, seed)
         base = drive_in_child(baseline_url, users, seconds, options, seed)
         rendered = server.blocks.dashboard

@@ -33,7 +33,7 @@ from typing import Any, Final
 import cachetools
 import gradio as gr
 import pandas as pd
-import plotly.io
+import plotly.io  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from gradio.components.plot import PlotData
 
@@ -582,8 +582,9 @@ def build_app(
                 _quality_tab(c)
         _wire(demo, dash, c, gr.Timer(refresh_s or queries.ttl_s))
     demo.queue(default_concurrency_limit=CONCURRENCY)
-    demo.dashboard = dash  # type: ignore[attr-defined]  # for tests and tooling
-    return demo
+    demo.dashboard = dash  # for tests and tooling
+    blocks: gr.Blocks = demo
+    return blocks
 
 
 # ---------------------------------------------------------------------------------------------

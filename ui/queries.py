@@ -107,6 +107,7 @@ def open_reader(url: str, *, role: str = READER_ROLE, configured: bool = False) 
     with engine.connect() as conn:
         info = conn.exec_driver_sql(sql("queries/reader_role.sql"), {"role": role}).mappings().one()
     switch = bool(info["can_switch"]) and not configured
+    mode: Literal["role", "configured", "read_only_transactions"]
     if configured:
         mode, notice = "configured", None
     elif switch:

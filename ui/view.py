@@ -297,7 +297,8 @@ def _days_of(keys: np.ndarray) -> np.ndarray:
     """YYYYMMDD integers -> datetime64[D]."""
     years = (keys // 10000 - 1970).astype("datetime64[Y]")
     months = (keys // 100 % 100 - 1).astype("timedelta64[M]")
-    return (years + months).astype("datetime64[D]") + (keys % 100 - 1).astype("timedelta64[D]")
+    days: np.ndarray = (years + months).astype("datetime64[D]") + (keys % 100 - 1).astype("timedelta64[D]")
+    return days
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -348,8 +349,8 @@ def _totals(sums: np.ndarray) -> Totals:
 def comparison_frame(rows: Sequence[ItemRow]) -> pd.DataFrame:
     """Per-item totals (rows of one item merged), busiest first, with rates."""
     merged: dict[str, np.ndarray] = {}
-    for item, *values in rows:
-        merged[item] = merged.get(item, np.zeros(4)) + np.asarray(values, dtype=float)
+    for item, *sums in rows:
+        merged[item] = merged.get(item, np.zeros(4)) + np.asarray(sums, dtype=float)
     ordered = sorted(merged.items(), key=lambda kv: (-kv[1][0], kv[0]))
     values = np.array([v for _, v in ordered]).reshape(-1, 4)
     df = pd.DataFrame({"item": [k for k, _ in ordered], **{name: values[:, i] for i, name in enumerate(_NUMERIC)}})
