@@ -101,9 +101,9 @@ def next_filters(current: list[Any], options: dict[str, Any], rng: random.Random
 
 def geography_of(url: str) -> list[list[str]]:
     """(region, state, city) of every city in the warehouse: the cascade the users walk."""
-    import sqlalchemy as sa
+    from flows.warehouse.connection import make_engine
 
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = make_engine(url)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT region, state, city_name FROM dim_city").all()
     engine.dispose()

@@ -458,15 +458,19 @@ QUALITY_OUTPUT_NAMES: Final[tuple[str, ...]] = (
 Widgets = dict[str, Any]
 
 
-def _filters(c: Widgets, queries: DashboardQueries) -> None:
-    """The period and the dimension dropdowns, with the options known now (each refresh replaces them)."""
+def _filters(c: Widgets, dash: Dashboard) -> None:
+    """The period and the dimension dropdowns, with the options and the default period known now
+    (each refresh replaces them; a date the page load leaves as it is fires no change event)."""
+    queries = dash.queries
     everything = queries.cascade(None, None, None)
+    first, last = (f"{d:%Y-%m-%d}" for d in dash.preset_range(DEFAULT_PRESET))
     with gr.Row(equal_height=True, elem_classes="bap-filters"):
         c["preset"] = gr.Dropdown(
             [*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Period", min_width=210, elem_id="f-preset"
         )
-        c["start"] = gr.DateTime(include_time=False, type="string", label="From", min_width=210, elem_id="f-start")
-        c["end"] = gr.DateTime(include_time=False, type="string", label="To", min_width=210, elem_id="f-end")
+        dates: dict[str, Any] = {"include_time": False, "type": "string", "min_width": 210}
+        c["start"] = gr.DateTime(first, label="From", elem_id="f-start", **dates)
+        c["end"] = gr.DateTime(last, label="To", elem_id="f-end", **dates)
     with gr.Row(equal_height=True, elem_classes="bap-filters"):
         for name, label, options in (
             ("region", "Region", everything.regions),
@@ -531,7 +535,8 @@ def _quality_tab(c: Widgets) -> None:
 
 def _wire(demo: gr.Blocks, dash: Dashboard, c: Widgets, timer: gr.Timer) -> None:
     """The events. Filter changes are public (`/filters`, what API clients and the load benchmark
-    call); everything else is private to the page."""
+    call); everything else is private to the page. The page load runs one event (the Quality tab
+    loads when it is opened)."""
     inputs = [c[n] for n in FILTER_NAMES]
     outputs = [c[n] for n in OUTPUT_NAMES]
     shared: dict[str, Any] = {"concurrency_limit": CONCURRENCY, "concurrency_id": "warehouse"}
@@ -573,12 +578,12 @@ def build_app(
         c["header"] = gr.HTML(dash.header(), elem_classes="bap-bare")
         if queries.notice:
             gr.HTML(cards.notice_html(queries.notice), elem_classes="bap-bare", elem_id="bap-reader-notice")
-        _filters(c, queries)
+        _filters(c, dash)
         _toolbar(c)
         with gr.Tabs():
             with gr.Tab("Overview", id="overview"):
                 _overview(c)
-            with gr.Tab("Quality", id="quality"):
+            with gr.Tab("Quality", id="quality") as c["quality_tab"]:
                 _quality_tab(c)
         _wire(demo, dash, c, gr.Timer(refresh_s or queries.ttl_s))
     demo.queue(default_concurrency_limit=CONCURRENCY)

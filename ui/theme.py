@@ -148,8 +148,10 @@ CSS: Final[str] = """
 /* (page background and paddings are in HEAD: Gradio scopes this sheet under .gradio-container) */
 
 /* glass surfaces. Only on elements without pop-ups inside: a backdrop-filter makes an element the
-   containing block of its position:fixed descendants, which would misplace dropdown menus. */
-.kpi-card, .bap-header, .bap-pill, .bap-chart {
+   containing block of its position:fixed descendants, which would misplace dropdown menus. Not on
+   the charts: a blur under five large charts is repainted with every redraw (slow first paint
+   without a GPU) and barely shows over the plain background. */
+.kpi-card, .bap-header, .bap-pill {
   -webkit-backdrop-filter: blur(18px) saturate(150%);
   backdrop-filter: blur(18px) saturate(150%);
 }
