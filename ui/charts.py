@@ -200,7 +200,8 @@ def _headroom(values: list[Any], factor: float = 1.32) -> list[float] | None:
 
 
 def _dates(values: pd.Series) -> list[str]:
-    return pd.to_datetime(values).dt.strftime("%Y-%m-%d").tolist()
+    days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    return [str(d) for d in np.datetime_as_string(days, unit="D")]
 
 
 def _values(values: pd.Series, metric: str) -> np.ndarray:
@@ -289,10 +290,12 @@ def trend_figure(
     series: list[np.ndarray] = []
     few = trend["date"].nunique() <= 14  # markers, so that a lone day still shows its average
     mode = "lines+markers" if few else "lines"
+    item_of = trend["item"].to_numpy()  # columns read once, rows picked per item with numpy
+    all_x, all_daily = np.asarray(_dates(trend["date"]), dtype=object), _values(trend[metric], metric)
+    all_average = _values(trend[f"{metric}_ma7"], metric)
     for rank, item in enumerate(items if dimension is not None else items[:1]):
-        rows = trend[trend["item"] == item]
-        x, daily = _dates(rows["date"]), _values(rows[metric], metric)
-        average = _values(rows[f"{metric}_ma7"], metric)
+        mine = item_of == item
+        x, daily, average = all_x[mine].tolist(), all_daily[mine], all_average[mine]
         if dimension is None:
             data += _total_traces(x, daily, average, spec, mode)
         else:

@@ -303,7 +303,7 @@ class DashboardQueries:
             return ALL
         if dim == "channel":
             return names.get(key, f"channel {key}")
-        city = geo.by_key().get(key)
+        city = geo.by_key.get(key)
         if city is None:
             return f"city {key}"
         return {"region": city.region, "state": city.state, "city": city.city_name}[dim]

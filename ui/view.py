@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -149,8 +149,10 @@ class City:
 class Geography:
     cities: tuple[City, ...]
 
+    @cached_property
     def by_key(self) -> dict[int, City]:
-        return _cities_by_key(self.cities)
+        """Each city by its key (built once per Geography)."""
+        return {c.city_key: c for c in self.cities}
 
     def regions(self) -> list[str]:
         return sorted({c.region for c in self.cities})
@@ -179,11 +181,6 @@ class Geography:
             and (state is None or c.state == state)
             and (city is None or c.city_name == city)
         )
-
-
-@lru_cache(maxsize=8)
-def _cities_by_key(cities: tuple[City, ...]) -> dict[int, City]:
-    return {c.city_key: c for c in cities}
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def test_page_load_follows_the_preset_to_the_last_loaded_day(dashboard: Dashboar
     assert out(result, "channel")["choices"] == [ALL, "Credit Card", "Debit Card", "UPI", "Net Banking"]
     assert "Data as of <b>10 Jan 2024</b>" in out(result, "header")
     assert figure(out(result, "trend_revenue")).layout.title.text.startswith("Revenue per day by channel")
-    assert len(out(result, "daily_table")["value"]) == 10 and out(result, "daily_note") == ""
+    assert len(out(result, "daily_table")["value"]["data"]) == 10 and out(result, "daily_note") == ""
     assert Path(out(result, "csv")["value"]).read_text().startswith("date,transactions,failed")
 
 
