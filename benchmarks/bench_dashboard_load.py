@@ -58,6 +58,16 @@ DASHBOARD_READY = (  # first paint: every KPI card and the five charts drawn
     " && document.querySelectorAll('.bap-chart .js-plotly-plot .main-svg').length >= 5"
 )
 BASELINE_READY = "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5"
+FIGURES = (  # what `bap bench` reports, each next to its baseline from the same run
+    "dashboard_users_p95_ms",
+    "baseline_users_p95_ms",
+    "dashboard_changes_per_s",
+    "baseline_changes_per_s",
+    "dashboard_first_paint_ms",
+    "baseline_first_paint_ms",
+    "dashboard_start_s",
+    "baseline_start_s",
+)
 
 
 # =============================================================================================
@@ -340,14 +350,21 @@ def main(
     seed: int = 11,
     browser: bool = True,
     admin_url: str | None = None,
+    settings: Any = None,
 ) -> dict[str, Any]:
-    """Build a warehouse (or reuse `url`), measure, print and return the figures. The default is
-    the demo's shape (90 days); `--facts 10000000 --days 730` is the large one."""
+    """Build a warehouse (or reuse `url`), measure, print and return the figures (FIGURES are the
+    ones `bap bench` reports). The default is the demo's shape (90 days); `--facts 10000000 --days
+    730` is the large one. The throwaway database lives on `admin_url`'s server, else on the
+    server of `settings`' warehouse, else BAP_BENCH_PG_URL / BAP_TEST_PG_URL / localhost."""
     from sqlalchemy.engine import make_url
 
     from benchmarks.bench_dashboard import DEFAULT_ADMIN_URL, build_warehouse, throwaway_database
     from benchmarks.common import machine
 
+    if admin_url is None and settings is not None and url is None:
+        from flows.warehouse.connection import resolve_url
+
+        admin_url = make_url(resolve_url(settings)).set(database="postgres").render_as_string(hide_password=False)
     admin_url = (
         admin_url or os.environ.get("BAP_BENCH_PG_URL") or os.environ.get("BAP_TEST_PG_URL") or DEFAULT_ADMIN_URL
     )

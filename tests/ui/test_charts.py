@@ -254,3 +254,17 @@ def test_every_figure_is_a_valid_plotly_figure() -> None:
     ]
     validated = [figure(fig) for fig in figures]  # raises on any invalid property
     assert list(validated[0].data[1].x) == ["2024-01-04", "2024-01-05", "2024-01-06", "2024-01-07"]
+
+
+def test_figures_are_plain_plotly_json_serialised_once_for_the_wire() -> None:
+    """No go.Figure (whose per-property validation costs ~50 ms a figure) on the request path: a
+    chart is a plain spec, and the payload gr.Plot sends is made from it directly."""
+    from gradio.components.plot import PlotData
+
+    from ui.app import plot
+
+    spec = charts.empty_figure("Nothing")
+    assert type(spec) is dict and set(spec) == {"data", "layout"}
+    payload = plot(spec)
+    assert isinstance(payload, PlotData) and payload.type == "plotly"
+    assert figure(payload).layout.title.text == "Nothing"
