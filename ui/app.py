@@ -324,14 +324,23 @@ class Dashboard:
     # -- events -----------------------------------------------------------------------------
     def on_filters(self, *values: Any) -> tuple[Any, ...]:
         """Any filter changed (or Refresh): re-resolve the cascade and redraw everything. Takes
-        the widgets of FILTER_NAMES in order."""
+        the widgets of FILTER_NAMES in order, then (the page's own state) whether the daily table
+        is open: a closed table is not sent."""
+        filters, table_open = _split(values)
         with _warehouse_errors():
-            return self.render(self.select(*values))
+            return _daily_if(table_open, self.render(self.select(*filters)))
 
     def on_load(self, *values: Any) -> tuple[Any, ...]:
         """Page load and auto-refresh: a preset period follows the newest loaded day."""
+        filters, table_open = _split(values)
         with _warehouse_errors():
-            return self.render(self.select(*values, follow_preset=True))
+            return _daily_if(table_open, self.render(self.select(*filters, follow_preset=True)))
+
+    def on_daily(self, *values: Any) -> tuple[Any, Any, bool]:
+        """The daily table opened: its rows for the current filters (from the render cache)."""
+        with _warehouse_errors():
+            outputs = self.render(self.select(*values[: len(FILTER_NAMES)]))
+        return outputs[OUTPUT_NAMES.index("daily_table")], outputs[OUTPUT_NAMES.index("daily_note")], True
 
     def on_preset(self, preset: str | None, start: Any, end: Any) -> tuple[Any, Any]:
         """A preset picked: set the dates (their change events redraw the dashboard)."""
@@ -380,6 +389,20 @@ class Dashboard:
     def on_quarantine_day(self, day: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         with _warehouse_errors():
             return self._quarantine(day)
+
+
+def _split(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
+    """(the filter values, whether the daily table is open): API clients send only the filters."""
+    n = len(FILTER_NAMES)
+    return values[:n], bool(values[n]) if len(values) > n else True
+
+
+def _daily_if(table_open: bool, outputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The outputs, without the daily table's rows while the table is closed (a smaller payload)."""
+    if table_open:
+        return outputs
+    closed = {OUTPUT_NAMES.index("daily_table"), OUTPUT_NAMES.index("daily_note")}
+    return tuple(gr.skip() if i in closed else o for i, o in enumerate(outputs))
 
 
 def failure_table(failures: pd.DataFrame) -> pd.DataFrame:
@@ -514,7 +537,8 @@ def _overview(c: Widgets) -> None:
     with gr.Row(equal_height=True):
         c["compare_failure_rate"] = _chart("chart-compare-failure", min_width=320)
         c["compare_avg_processing_s"] = _chart("chart-compare-processing", min_width=320)
-    with gr.Accordion("Daily table", open=False, elem_id="bap-daily"):
+    with gr.Accordion("Daily table", open=False, elem_id="bap-daily") as c["daily"]:
+        c["daily_open"] = gr.State(False)
         c["daily_note"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-daily-note")
         c["daily_table"] = _table(max_height=420)
 
@@ -543,7 +567,7 @@ def _wire(demo: gr.Blocks, dash: Dashboard, c: Widgets, timer: gr.Timer) -> None
     """The events. Filter changes are public (`/filters`, what API clients and the load benchmark
     call); everything else is private to the page. The page load runs one event (the Quality tab
     loads when it is opened)."""
-    inputs = [c[n] for n in FILTER_NAMES]
+    inputs = [*(c[n] for n in FILTER_NAMES), c["daily_open"]]
     outputs = [c[n] for n in OUTPUT_NAMES]
     shared: dict[str, Any] = {"concurrency_limit": CONCURRENCY, "concurrency_id": "warehouse"}
     quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden", **shared}
@@ -560,6 +584,9 @@ def _wire(demo: gr.Blocks, dash: Dashboard, c: Widgets, timer: gr.Timer) -> None
         trigger_mode="always_last",
         **shared,
     )
+    daily_out = [c["daily_table"], c["daily_note"], c["daily_open"]]
+    c["daily"].expand(dash.on_daily, inputs, daily_out, **quiet)
+    c["daily"].collapse(lambda: False, None, c["daily_open"], api_visibility="private", show_progress="hidden")
     c["preset"].input(dash.on_preset, [c["preset"], c["start"], c["end"]], [c["start"], c["end"]], **quiet)
     quality_in = [c["preset"], c["start"], c["end"], c["quarantine_day"]]
     quality_out = [c[n] for n in QUALITY_OUTPUT_NAMES]

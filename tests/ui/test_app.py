@@ -437,3 +437,11 @@ def test_an_uninitialised_warehouse_is_said_and_left_untouched(warehouse_url: st
         tables = conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").scalar()
     engine.dispose()
     assert tables == 0  # no migration ran: only the pipeline and `bap warehouse init` create the schema
+
+
+def test_a_closed_daily_table_is_not_sent_with_each_change(dashboard: Dashboard) -> None:
+    args = ("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, ALL, ALL)
+    closed = dashboard.on_filters(*args, False)
+    assert out(closed, "daily_table") == {"__type__": "update"} == out(closed, "daily_note")  # left as is
+    table, note, is_open = dashboard.on_daily(*args, False)
+    assert len(table["value"]["data"]) == 10 and note == "" and is_open is True

@@ -166,6 +166,11 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     assert len(lines) == 1 + 30
     assert sum(int(line.split(",")[1]) for line in lines[1:]) == upi["txn_count"]
 
+    # The daily table's rows come when it is opened (a closed table is not sent with each change).
+    page.locator("#bap-daily").get_by_text("Daily table").click()
+    page.wait_for_selector("#bap-daily table")
+    assert "Transactions" in page.text_content("#bap-daily table")
+
     # The cascade narrows: a region's states, a state's cities; a new region resets the state.
     geo = expected["geo"]
     choose(page, "f-region", "South")
