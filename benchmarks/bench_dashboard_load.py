@@ -1,34 +1,22 @@
-"""Dashboard under load: concurrent simulated users changing filters through the served app's HTTP API.
+"""The dashboard for a team: 50 users at once, first paint and start, each next to Gradio's floor.
 
-Builds a warehouse (bench_dashboard.build_warehouse, in a throwaway database) or reuses one
-(--url), serves the real dashboard on 127.0.0.1 (ui.app.serve, a free port), then runs `users`
-simulated users for `seconds` seconds. Each user speaks the browser's own protocol (sse_v3:
-POST /gradio_api/queue/join, then the session's /gradio_api/queue/data event stream) and behaves
-like a person: the page loads, then it changes one filter at a time, picked at random from the
-option lists the app itself serves (/config) and, for the region -> state -> city cascade, from
-the narrowed choices of the last response; a short pause between changes (--think). A change
-sends the events a browser sends for it:
+Three measurements, each taken on the real dashboard (ui.app.serve on a warehouse built by
+bench_dashboard.build_warehouse, or reused with --url) and on the minimal Gradio app of
+benchmarks/baseline_app.py, in the same run, served and driven the same way:
 
-    page load       on_load + on_quality                 (at the start of each session)
-    period preset   on_preset, then filters + on_quality (the new dates' change events)
-    custom dates    filters + on_quality
-    dropdown        filters                              (region, state, city, channel, segment)
-    refresh         filters
-
-(The browser may fire the dates' change event twice for one preset; that duplicate is not sent.)
-The users run as asyncio tasks in a child process, so the load generator does not share the
-server's GIL. It stops by itself: no new change after `seconds`, every request has a timeout,
-the child has a hard deadline and is killed past it, `max_requests` caps the total.
-
-Reported: requests (queue events) done, errors (every one printed; there must be none),
-throughput, client-side latency p50/p95/p99 per request kind and per user action, the queue
-wait and the handler's own duration as the server reports them, and the data time measured in
-the server process (DashboardQueries.view with its cache, compute_view = the warehouse queries
-on a cache miss).
+- **Under load**: `users` simulated users, each its own `gradio_client.Client` session, change a
+  filter about once a second (a random pause of 0.5-1.5 s after each answer) for `seconds`
+  seconds through the public `/filters` endpoint. The users and their choices are the same
+  seeded sequence for both apps; they run as threads in a child process, so the load generator
+  does not share the server's GIL. Reported: the p95 latency as the client sees it, completed
+  changes per second, errors (there must be none).
+- **First paint**: in Chromium (Playwright, /usr/bin/chromium), the time from navigation until
+  every KPI card and the five charts are drawn (for the baseline: its five charts).
+- **Start**: `bap dashboard` (and `python -m benchmarks.baseline_app`) from process start until
+  it answers HTTP, warm (the second of two launches).
 
     python -m benchmarks.bench_dashboard_load --facts 1000000 --users 10 --seconds 15
-    python benchmarks/bench_dashboard_load.py --json bench-results/dashboard_load.json  # 10M, 50 users, 60 s
-    python benchmarks/bench_dashboard_load.py --url postgresql://postgres@127.0.0.1/bap_bench_x  # reuse
+    python -m benchmarks.bench_dashboard_load --days 90 --facts 2000000 --json bench-results/dashboard_team.json
 
 Needs a PostgreSQL server where it may create a database (BAP_BENCH_PG_URL, else BAP_TEST_PG_URL,
 else postgresql://postgres@127.0.0.1:5432/postgres). All traffic goes to 127.0.0.1.
@@ -37,31 +25,26 @@ else postgresql://postgres@127.0.0.1:5432/postgres). All traffic goes to 127.0.0
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
 import random
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-DEFAULT_MAX_REQUESTS = 200_000
-REQUEST_TIMEOUT_S = 30.0  # one event, join to completion
-CLIENT_GRACE_S = 45.0  # past `seconds`: in-flight actions finish (each bounded by REQUEST_TIMEOUT_S)
-CLIENT_START_S = 60.0  # the child's start-up (imports, /config) before its clock starts
-
-# What a person does next, with weights. Dropdown changes dominate; periods change less often.
-ACTIONS: dict[str, float] = {
+CLIENT_GRACE_S = 60.0  # past `seconds`: start-up of the clients and in-flight changes
+CHANGES: dict[str, float] = {  # what a user changes next, with weights
     "preset": 2.0,
-    "dates": 1.0,
     "region": 2.0,
     "state": 2.0,
     "city": 1.5,
@@ -69,527 +52,255 @@ ACTIONS: dict[str, float] = {
     "segment": 1.5,
     "refresh": 0.5,
 }
-FILTER_FIELDS = ("preset", "start", "end", "region", "state", "city", "channel", "segment")
-ELEM_IDS = {  # the dashboard's elem_id of each widget the users touch (ui/app.py)
-    "preset": "f-preset",
-    "start": "f-start",
-    "end": "f-end",
-    "region": "f-region",
-    "state": "f-state",
-    "city": "f-city",
-    "channel": "f-channel",
-    "segment": "f-segment",
-    "refresh": "f-refresh",
-    "kpis": "bap-kpis",
-    "quarantine_day": "q-day",
-}
-DROPDOWNS = ("preset", "region", "state", "city", "channel", "segment")
-KINDS = ("filters", "quality", "preset", "load")
+FILTERS = ("preset", "start", "end", "region", "state", "city", "channel", "segment")
+DASHBOARD_READY = (  # first paint: every KPI card and the five charts drawn
+    "() => document.querySelectorAll(\"[data-kpi][data-value]:not([data-value=''])\").length === 4"
+    " && document.querySelectorAll('.bap-chart .js-plotly-plot .main-svg').length >= 5"
+)
+BASELINE_READY = "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5"
+FIGURES = (  # what `bap bench` reports, each next to its baseline from the same run
+    "dashboard_users_p95_ms",
+    "baseline_users_p95_ms",
+    "dashboard_changes_per_s",
+    "baseline_changes_per_s",
+    "dashboard_first_paint_ms",
+    "baseline_first_paint_ms",
+    "dashboard_start_s",
+    "baseline_start_s",
+)
 
 
 # =============================================================================================
-# The load generator (runs in a child process; needs only httpx)
+# The users (run in a child process; need only gradio_client)
 # =============================================================================================
 
 
-class ClientError(Exception):
-    """A request that did not end in a successful, well-formed response."""
-
-
-def _choices(props: dict[str, Any]) -> list[str]:
-    out = []
-    for choice in props.get("choices") or []:
-        out.append(choice[1] if isinstance(choice, (list, tuple)) else choice)
-    return [str(c) for c in out]
-
-
-class App:
-    """What a user needs to know about the served app, read from its /config."""
-
-    def __init__(self, config: dict[str, Any]):
-        if config.get("protocol") != "sse_v3":
-            raise ClientError(f"unexpected Gradio protocol {config.get('protocol')!r} (expected sse_v3)")
-        self.prefix = config.get("api_prefix", "/gradio_api")
-        by_elem = {c["props"].get("elem_id"): c for c in config["components"] if c.get("props", {}).get("elem_id")}
-        missing = [e for e in ELEM_IDS.values() if e not in by_elem]
-        if missing:
-            raise ClientError(f"the dashboard has no widgets {missing}")
-        self.ids = {name: by_elem[elem]["id"] for name, elem in ELEM_IDS.items()}
-        self.name_of = {cid: name for name, cid in self.ids.items()}
-        self.options = {name: _choices(by_elem[ELEM_IDS[name]]["props"]) for name in DROPDOWNS}
-        self.initial = {name: by_elem[ELEM_IDS[name]]["props"].get("value") for name in FILTER_FIELDS}
-        deps = {d.get("api_name"): d for d in config["dependencies"]}
-        self.deps = {}
-        for kind, api_name in (
-            ("filters", "filters"),
-            ("load", "on_load"),
-            ("preset", "on_preset"),
-            ("quality", "on_quality"),
-        ):
-            if api_name not in deps:
-                raise ClientError(f"the dashboard has no {api_name!r} event")
-            self.deps[kind] = deps[api_name]
-        self.load_trigger = next(t[0] for t in self.deps["load"]["targets"] if t[1] == "load")
-
-    def inputs(self, kind: str, values: dict[str, Any]) -> list[Any]:
-        return [values.get(self.name_of.get(cid, ""), None) for cid in self.deps[kind]["inputs"]]
-
-    def outputs(self, kind: str, data: list[Any]) -> dict[str, Any]:
-        """The response's values by widget name (only the widgets the users know)."""
-        dep_out = self.deps[kind]["outputs"]
-        if not isinstance(data, list) or len(data) != len(dep_out):
-            raise ClientError(
-                f"{kind}: {len(data) if isinstance(data, list) else type(data).__name__} outputs, "
-                f"expected {len(dep_out)}"
-            )
-        return {self.name_of[cid]: value for cid, value in zip(dep_out, data, strict=False) if cid in self.name_of}
-
-
-class Stats:
-    def __init__(self, max_requests: int):
-        self.max_requests = max_requests
-        self.started = 0
-        self.events: list[dict[str, Any]] = []
-        self.actions: list[dict[str, Any]] = []
-        self.errors: list[dict[str, Any]] = []
-
-    def claim(self, n: int) -> bool:
-        if self.started + n > self.max_requests:
-            return False
-        self.started += n
-        return True
-
-
-class User:
-    """One person in one browser tab: a session, the widgets' current values and choices."""
-
-    def __init__(
-        self,
-        index: int,
-        app: App,
-        http: Any,
-        stats: Stats,
-        rng: random.Random,
-        bounds: tuple[date, date],
-        think: tuple[float, float],
-    ):
-        self.index = index
-        self.app = app
-        self.http = http
-        self.stats = stats
-        self.rng = rng
-        self.bounds = bounds
-        self.think = think
-        self.session = uuid.uuid4().hex[:11]
-        self.values: dict[str, Any] = dict(app.initial)
-        self.values["quarantine_day"] = None
-        self.choices: dict[str, list[str]] = {k: list(v) for k, v in app.options.items()}
-
-    # -- the protocol ----------------------------------------------------------------------
-    async def _events(self, calls: list[tuple[str, list[Any], int]]) -> list[dict[str, Any]]:
-        """Send events at once (as the browser does for one change) and wait for all of them on
-        the session's stream. Returns per event: kind, data, latency, queue wait, server duration."""
-        prefix = self.app.prefix
-        pending: dict[str, dict[str, Any]] = {}
-        for kind, data, trigger in calls:
-            sent = time.perf_counter()
-            body = {
-                "data": data,
-                "fn_index": self.app.deps[kind]["id"],
-                "trigger_id": trigger,
-                "session_hash": self.session,
-                "event_data": None,
-            }
-            r = await self.http.post(f"{prefix}/queue/join", json=body)
-            if r.status_code != 200:
-                raise ClientError(f"{kind}: queue/join HTTP {r.status_code}: {r.text[:300]}")
-            pending[r.json()["event_id"]] = {"kind": kind, "sent": sent}
-        done: dict[str, dict[str, Any]] = {}
-        async with self.http.stream("GET", f"{prefix}/queue/data", params={"session_hash": self.session}) as st:
-            if st.status_code != 200:
-                raise ClientError(f"queue/data HTTP {st.status_code}: {(await st.aread())[:300]!r}")
-            async for line in st.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                msg = json.loads(line[5:])
-                kind_of = msg.get("msg")
-                event = pending.get(msg.get("event_id") or "")
-                if kind_of == "process_starts" and event is not None:
-                    event["starts"] = time.perf_counter()
-                elif kind_of == "process_completed" and event is not None:
-                    now = time.perf_counter()
-                    output = msg.get("output") or {}
-                    if not msg.get("success"):
-                        detail = output.get("error") or msg.get("title") or output
-                        raise ClientError(f"{event['kind']}: the server reported an error: {detail}")
-                    event.update(
-                        latency_ms=(now - event["sent"]) * 1000,
-                        queue_ms=((event.get("starts", now) - event["sent"]) * 1000),
-                        server_ms=(output["duration"] * 1000)
-                        if isinstance(output.get("duration"), (int, float))
-                        else None,
-                        bytes=len(line),
-                        data=output.get("data"),
-                    )
-                    done[msg["event_id"]] = event
-                elif kind_of == "unexpected_error":
-                    raise ClientError(f"unexpected error from the server: {msg.get('message')}")
-                elif kind_of == "close_stream":  # sent once no event of the session is pending;
-                    break  # leaving earlier would let this stream's clean-up drop the session's next events
-        if len(done) != len(pending):
-            missing = sorted(e["kind"] for k, e in pending.items() if k not in done)
-            raise ClientError(f"the event stream closed before {missing} completed")
-        return [done[k] for k in pending]
-
-    # -- reading responses -----------------------------------------------------------------
-    def _apply(self, kind: str, data: list[Any]) -> None:
-        out = self.app.outputs(kind, data)
-        if kind in ("filters", "load"):
-            kpis = out.get("kpis")
-            if not isinstance(kpis, str) or 'data-kpi="txn_count"' not in kpis:
-                raise ClientError(f"{kind}: the response has no KPI cards: {str(kpis)[:200]}")
-        for name, value in out.items():
-            if isinstance(value, dict):  # gr.update(...)
-                if "choices" in value and name in self.choices:
-                    self.choices[name] = _choices(value)
-                if "value" in value:
-                    self.values[name] = value["value"]
-            elif name in FILTER_FIELDS:
-                self.values[name] = value
-
-    # -- a person ----------------------------------------------------------------------------
-    async def act(self, action: str) -> int:
-        """Do one thing, as the browser would send it; returns the events it took."""
-        v, app, ids = self.values, self.app, self.app.ids
-        changed_dates = [("filters", ids["start"]), ("quality", ids["start"])]
-        if action == "load":
-            return await self._send([("load", app.load_trigger), ("quality", app.load_trigger)])
-        if action == "preset":
-            options = [p for p in self.choices["preset"] if p != v.get("preset")] or self.choices["preset"]
-            v["preset"] = self.rng.choice(options)
-            before = (v.get("start"), v.get("end"))
-            n = await self._send([("preset", ids["preset"])])
-            if (v.get("start"), v.get("end")) == before:  # no new dates, no change events (e.g. "Custom")
-                return n
-            return n + await self._send(changed_dates)
-        if action == "dates":
-            first, last = self.bounds
-            length = self.rng.choice([7, 14, 30, 45, 60, 90, 180, 365])
-            end = last - timedelta(days=self.rng.randint(0, max(0, (last - first).days - length)))
-            start = max(first, end - timedelta(days=length - 1))
-            v["start"], v["end"] = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
-            return await self._send(changed_dates)
-        if action == "refresh":
-            return await self._send([("filters", ids["refresh"])])
-        options = [c for c in self.choices[action] if c != v.get(action)] or self.choices[action]
-        v[action] = self.rng.choice(options)  # a dropdown: another value from its current choices
-        return await self._send([("filters", ids[action])])
-
-    async def _send(self, calls: list[tuple[str, int]]) -> int:
-        """Send the events of one change with the widgets' current values, apply their outputs,
-        record their times."""
-        events = await self._events([(kind, self.app.inputs(kind, self.values), trigger) for kind, trigger in calls])
-        for event in events:
-            self._apply(event["kind"], event.pop("data"))
-            self.stats.events.append({k: event[k] for k in ("kind", "latency_ms", "queue_ms", "server_ms", "bytes")})
-        return len(events)
-
-    async def run(self, began: float, deadline: float) -> None:
-        """Load the page, then change filters until the deadline (or the request budget) is reached."""
-        loop = asyncio.get_running_loop()
-        names, weights = list(ACTIONS), list(ACTIONS.values())
-        action = "load"
-        while loop.time() < deadline and self.stats.claim(3):
-            t0 = time.perf_counter()
-            try:
-                n = await self.act(action)
-            except Exception as exc:
-                self.stats.errors.append(
-                    {
-                        "user": self.index,
-                        "action": action,
-                        "error": f"{type(exc).__name__}: {exc}"[:500],
-                        "at_s": round(loop.time() - began, 2),
-                    }
-                )
-                self.session = uuid.uuid4().hex[:11]  # a person reloads the page
-                action = "load"
-            else:
-                self.stats.actions.append(
-                    {"action": action, "events": n, "latency_ms": (time.perf_counter() - t0) * 1000}
-                )
-                action = self.rng.choices(names, weights)[0]
-            pause = self.rng.uniform(*self.think)
-            if loop.time() + pause >= deadline:
-                return
-            await asyncio.sleep(pause)
-
-
-async def _discover_bounds(app: App, http: Any) -> tuple[date, date]:
-    """First and last loaded day, as a person sees them: the dates of the "All time" preset."""
-    probe = User(-1, app, http, Stats(10), random.Random(0), (date.today(), date.today()), (0, 0))
-    all_time = next((p for p in app.options["preset"] if p.lower().startswith("all")), None)
-    if all_time is None:
-        raise ClientError(f"no 'All time' period among {app.options['preset']}")
-    probe.values["preset"] = all_time
-    [event] = await probe._events([("preset", app.inputs("preset", probe.values), app.ids["preset"])])
-    probe._apply("preset", event["data"])
-    return date.fromisoformat(str(probe.values["start"])[:10]), date.fromisoformat(str(probe.values["end"])[:10])
-
-
-async def drive(
-    url: str,
-    users: int,
-    seconds: float,
-    *,
-    think: tuple[float, float] = (0.5, 2.0),
-    max_requests: int = DEFAULT_MAX_REQUESTS,
-    seed: int = 11,
-    request_timeout: float = REQUEST_TIMEOUT_S,
-) -> dict[str, Any]:
-    """Run the users against the dashboard at `url`; the raw measurements."""
-    import httpx
-
-    if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
-        raise ValueError(f"the load goes to the local machine only, not {url}")
-    limits = httpx.Limits(max_connections=users * 2 + 10, max_keepalive_connections=users * 2 + 10)
-    async with httpx.AsyncClient(
-        base_url=url, timeout=httpx.Timeout(request_timeout), limits=limits, trust_env=False
-    ) as http:
-        config = (await http.get("/config")).raise_for_status().json()
-        app = App(config)
-        bounds = await _discover_bounds(app, http)
-        stats = Stats(max_requests)
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        deadline = began + seconds
-        crowd = [User(i, app, http, stats, random.Random(seed * 7919 + i), bounds, think) for i in range(users)]
-        tasks = [asyncio.create_task(u.run(began, deadline)) for u in crowd]
-        done, late = await asyncio.wait(tasks, timeout=seconds + CLIENT_GRACE_S)
-        for task in late:
-            task.cancel()
-        for task in done:
-            if task.exception() is not None:
-                stats.errors.append({"user": None, "action": "run", "error": repr(task.exception())[:500]})
-        if late:
-            stats.errors.append(
-                {
-                    "user": None,
-                    "action": "run",
-                    "error": f"{len(late)} users still busy {CLIENT_GRACE_S:.0f} s after the end: cancelled",
-                }
-            )
-        elapsed = loop.time() - began
-    return {
-        "elapsed_s": elapsed,
-        "events": stats.events,
-        "actions": stats.actions,
-        "errors": stats.errors,
-        "bounds": [str(bounds[0]), str(bounds[1])],
-        "options": app.options,
-        "capped": stats.started >= max_requests,
-        "client_cpu_s": time.process_time(),
-    }
-
-
-def _client_entry() -> None:
-    """The child process: parameters as JSON on stdin, measurements as JSON on stdout."""
-    params = json.loads(sys.stdin.read())
-    result = asyncio.run(
-        drive(
-            params["url"],
-            params["users"],
-            params["seconds"],
-            think=tuple(params["think"]),
-            max_requests=params["max_requests"],
-            seed=params["seed"],
-        )
-    )
-    sys.stdout.write(json.dumps(result))
-    sys.stdout.flush()
-
-
-# =============================================================================================
-# The figures
-# =============================================================================================
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-def summarise(values: list[float]) -> dict[str, Any]:
+def _pct(values: list[float], q: float) -> float | None:
     if not values:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))], 1)
+
+
+def _narrowed(values: dict[str, Any], geography: list[list[str]], level: str) -> list[str]:
+    """What the page offers at `level` once the levels above are chosen (the cascade)."""
+    region, state = values["region"], values["state"]
+    rows = [g for g in geography if region in ("All", g[0]) and (level != "city" or state in ("All", g[1]))]
+    return sorted({g[1 if level == "state" else 2] for g in rows})
+
+
+def next_filters(current: list[Any], options: dict[str, Any], rng: random.Random) -> list[Any]:
+    """One change a person makes: one filter set to another option the page offers it (the
+    region -> state -> city cascade narrows, and a parent change resets its children; a preset
+    sends no dates, so the preset's period applies; Refresh changes nothing)."""
+    change = rng.choices(list(CHANGES), weights=list(CHANGES.values()))[0]
+    values = dict(zip(FILTERS, current, strict=True))
+    geography = options.get("geography") or []
+    if change == "preset":
+        values.update(preset=rng.choice(options["preset"]), start=None, end=None)
+    elif change in ("state", "city") and geography:
+        values[change] = rng.choice(["All", *_narrowed(values, geography, change)])
+        if change == "state":
+            values["city"] = "All"
+    elif change != "refresh":
+        values[change] = rng.choice(options[change])
+        if change == "region":
+            values.update(state="All", city="All")
+    return [values[name] for name in FILTERS]
+
+
+def geography_of(url: str) -> list[list[str]]:
+    """(region, state, city) of every city in the warehouse: the cascade the users walk."""
+    from flows.warehouse.connection import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT region, state, city_name FROM dim_city").all()
+    engine.dispose()
+    return [[str(v) for v in row] for row in rows]
+
+
+def _user(url: str, options: dict[str, Any], seed: int, until: float, sink: dict[str, list[Any]]) -> None:
+    from gradio_client import Client
+
+    rng = random.Random(seed)
+    client = Client(
+        url, verbose=False, download_files=False
+    )  # its own session; a browser fetches the CSV only on a click
+    current: list[Any] = ["Last 30 days", None, None, "All", "All", "All", "All", "All"]
+    while time.monotonic() < until:
+        current = next_filters(current, options, rng)
+        began = time.perf_counter()
+        try:
+            client.predict(*current, api_name="/filters")
+        except Exception as exc:  # every failure is counted and shown, none is hidden
+            sink["errors"].append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        else:
+            sink["latency_ms"].append((time.perf_counter() - began) * 1000)
+        time.sleep(rng.uniform(0.5, 1.5))
+
+
+def drive(url: str, users: int, seconds: float, *, options: dict[str, Any], seed: int = 11) -> dict[str, Any]:
+    """`users` sessions changing filters for `seconds` seconds; latencies and errors."""
+    if urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("the load goes to the local machine only")
+    sink: dict[str, list[Any]] = {"latency_ms": [], "errors": []}
+    start = time.monotonic()
+    until = start + seconds
+    threads = [
+        threading.Thread(target=_user, args=(url, options, seed * 1000 + i, until, sink), daemon=True)
+        for i in range(users)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + CLIENT_GRACE_S)
+    elapsed = time.monotonic() - start
+    done = sink["latency_ms"]
     return {
-        "n": len(values),
-        "p50": round(_pct(values, 0.50), 1),
-        "p95": round(_pct(values, 0.95), 1),
-        "p99": round(_pct(values, 0.99), 1),
-        "max": round(max(values), 1),
-        "mean": round(sum(values) / len(values), 1),
+        "changes": len(done),
+        "elapsed_s": round(elapsed, 1),
+        "changes_per_s": round(len(done) / elapsed, 2),
+        "p50_ms": _pct(done, 0.50),
+        "p95_ms": _pct(done, 0.95),
+        "errors": len(sink["errors"]),
+        "error_samples": sink["errors"][:20],
     }
 
 
-class DataTimer:
-    """Times DashboardQueries.view (cache included) and compute_view (the warehouse, on a miss)
-    inside the server process, by wrapping the two methods of the served instance."""
-
-    def __init__(self, queries: Any):
-        self.queries = queries
-        self.lock = threading.Lock()
-        self.view_ms: list[float] = []
-        self.compute_ms: list[float] = []
-        queries.view = self._wrap(type(queries).view.__get__(queries), self.view_ms)
-        queries.compute_view = self._wrap(type(queries).compute_view.__get__(queries), self.compute_ms)
-
-    def _wrap(self, fn: Callable[..., Any], sink: list[float]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                elapsed = (time.perf_counter() - began) * 1000
-                with self.lock:
-                    sink.append(elapsed)
-
-        return timed
-
-    def reset(self) -> None:
-        with self.lock:
-            self.view_ms.clear()
-            self.compute_ms.clear()
-
-    def figures(self) -> dict[str, Any]:
-        with self.lock:
-            views, computes = list(self.view_ms), list(self.compute_ms)
-        return {
-            "view_ms": summarise(views),
-            "warehouse_ms": summarise(computes),
-            "cache_hit_ratio": round(1 - len(computes) / len(views), 3) if views else None,
-        }
+def _child() -> None:
+    params = json.loads(sys.stdin.read())
+    print(json.dumps(drive(params.pop("url"), params.pop("users"), params.pop("seconds"), **params)))
 
 
-class CpuMeter:
-    """Where the machine's CPU went while the load generator ran (its start-up included): the
-    server process (the dashboard, all its threads), the load generator, and the machine as a
-    whole (PostgreSQL, and anyone else on a shared machine)."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._me = psutil.Process()
-        self._own = self._me.cpu_times()
-        self._machine = psutil.cpu_times()
-        self._wall = time.perf_counter()
-        self._load = os.getloadavg()
-
-    def figures(self, client_cpu_s: float) -> dict[str, Any]:
-        import psutil
-
-        own, machine = self._me.cpu_times(), psutil.cpu_times()
-        wall = time.perf_counter() - self._wall
-        total = sum(machine) - sum(self._machine)
-        idle = (machine.idle - self._machine.idle) + (
-            getattr(machine, "iowait", 0.0) - getattr(self._machine, "iowait", 0.0)
-        )
-        server_s = (own.user - self._own.user) + (own.system - self._own.system)
-        return {
-            "wall_s": round(wall, 1),
-            "server_process_cpu_s": round(server_s, 1),
-            "server_process_cores": round(server_s / wall, 2) if wall else None,
-            "client_process_cpu_s": round(client_cpu_s, 1),
-            "machine_busy_pct": round(100 * (1 - idle / total), 1) if total else None,
-            "cores": os.cpu_count(),
-            "loadavg_before": [round(x, 2) for x in self._load],
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        }
-
-
-def figures(
-    raw: dict[str, Any], data: dict[str, Any], *, users: int, seconds: float, think: tuple[float, float]
-) -> dict[str, Any]:
-    events, actions, errors = raw["events"], raw["actions"], raw["errors"]
-    elapsed = raw["elapsed_s"]
-    every = summarise([e["latency_ms"] for e in events])
-    result: dict[str, Any] = {
-        "users": users,
-        "seconds": seconds,
-        "think_s": list(think),
-        "elapsed_s": round(elapsed, 2),
-        "requests": len(events),
-        "errors": len(errors),
-        "error_samples": errors[:50],
-        "throughput_rps": round(len(events) / elapsed, 1) if elapsed else None,
-        "actions": len(actions),
-        "actions_per_s": round(len(actions) / elapsed, 1) if elapsed else None,
-        "p50_ms": every["p50"],
-        "p95_ms": every["p95"],
-        "p99_ms": every["p99"],
-        "latency_ms": {"all": every},
-        "action_latency_ms": summarise([a["latency_ms"] for a in actions]),
-        "queue_wait_ms": summarise([e["queue_ms"] for e in events]),
-        "server_handler_ms": {"all": summarise([e["server_ms"] for e in events if e["server_ms"] is not None])},
-        "server_data": data,
-        "response_kb_mean": round(sum(e["bytes"] for e in events) / len(events) / 1024, 1) if events else None,
-        "requests_capped": raw["capped"],
-        "cpu": raw.get("cpu"),
-        "bounds": raw["bounds"],
-    }
-    for kind in KINDS:
-        mine = [e for e in events if e["kind"] == kind]
-        result["latency_ms"][kind] = summarise([e["latency_ms"] for e in mine])
-        result["server_handler_ms"][kind] = summarise([e["server_ms"] for e in mine if e["server_ms"] is not None])
-    result["requests_by_kind"] = {k: result["latency_ms"][k]["n"] for k in KINDS}
-    result["actions_by_kind"] = {a: sum(1 for x in actions if x["action"] == a) for a in ["load", *ACTIONS]}
+def drive_in_child(url: str, users: int, seconds: float, options: dict[str, Any], seed: int) -> dict[str, Any]:
+    code = "from benchmarks.bench_dashboard_load import _child; _child()"
+    params = {"url": url, "users": users, "seconds": seconds, "options": options, "seed": seed}
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(params),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=seconds + 3 * CLIENT_GRACE_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the load generator failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
-def _print_report(result: dict[str, Any]) -> None:
-    facts = result.get("facts")
-    print(
-        f"\nDashboard under load: {result['users']} users x {result['seconds']:g} s"
-        f"{f', {facts:,} facts' if isinstance(facts, int) else ''}, think "
-        f"{result['think_s'][0]:g}-{result['think_s'][1]:g} s, over HTTP (sse_v3 queue) on 127.0.0.1"
-    )
-    by_kind = ", ".join(f"{k} {n:,}" for k, n in result["requests_by_kind"].items())
-    print(
-        f"requests {result['requests']:,} ({by_kind}) in {result['elapsed_s']:.1f} s: "
-        f"{result['throughput_rps']} req/s; user actions {result['actions']:,} ({result['actions_per_s']}/s); "
-        f"errors {result['errors']}"
-    )
-    print(f"\n{'client-side latency (ms)':<34} {'n':>7} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
-    rows = [("every request", result["latency_ms"]["all"])]
-    rows += [(f"  {k}", result["latency_ms"][k]) for k in KINDS]
-    rows += [
-        ("user action (all its events)", result["action_latency_ms"]),
-        ("server: queue wait", result["queue_wait_ms"]),
-        ("server: handler (every request)", result["server_handler_ms"]["all"]),
-        ("server: handler (filters)", result["server_handler_ms"]["filters"]),
-        ("server: data, view() incl. cache", result["server_data"]["view_ms"]),
-        ("server: data, cache miss (SQL)", result["server_data"]["warehouse_ms"]),
-    ]
-    for name, s in rows:
-        if s["n"]:
-            print(f"{name:<34} {s['n']:>7,} {s['p50']:>8.1f} {s['p95']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f}")
-        else:
-            print(f"{name:<34} {0:>7}")
-    hit = result["server_data"]["cache_hit_ratio"]
-    print(f"view cache hits {hit:.0%}" if hit is not None else "view cache: no views", end="")
-    print(f"; mean response {result['response_kb_mean']} KiB")
-    cpu = result.get("cpu")
-    if cpu:
-        print(
-            f"CPU over {cpu['wall_s']} s: dashboard process {cpu['server_process_cores']} cores, load generator "
-            f"{cpu['client_process_cpu_s']} s, machine {cpu['machine_busy_pct']}% busy of {cpu['cores']} cores "
-            f"(load average before {cpu['loadavg_before'][0]}, after {cpu['loadavg_after'][0]})"
-        )
-    if result["errors"]:
-        print(f"\n{result['errors']} ERRORS:")
-        for e in result["error_samples"]:
-            print(f"  user {e.get('user')} {e.get('action')}: {e.get('error')}")
-    print(f"\np95 {result['p95_ms']} ms over {result['requests']:,} requests, {result['errors']} errors")
+def dashboard_options(url: str) -> dict[str, list[str]]:
+    """The choices of the dashboard's dropdowns, as its public /config lists them."""
+    import httpx
+
+    config = httpx.get(url + "/config", timeout=30).json()
+    by_elem = {c["props"].get("elem_id"): c["props"] for c in config["components"] if c.get("props")}
+    options = {}
+    for name in ("preset", "region", "state", "city", "channel", "segment"):
+        choices = by_elem[f"f-{name}"].get("choices") or []
+        options[name] = [str(c[1] if isinstance(c, (list, tuple)) else c) for c in choices]
+    options["preset"] = [p for p in options["preset"] if p != "Custom"]
+    return options
+
+
+# =============================================================================================
+# Serving both apps, first paint, start
+# =============================================================================================
+
+
+def _serve_settings(url: str, data_dir: Path) -> Any:
+    from flows.settings import Settings
+
+    return Settings(warehouse_url=url, data_dir=str(data_dir), dashboard_refresh_s=600, dashboard_host="127.0.0.1")
+
+
+@contextmanager
+def served(url: str) -> Iterator[tuple[str, str, Any]]:
+    """(dashboard URL, baseline URL, the dashboard's server handle), both served in this process."""
+    from benchmarks.baseline_app import serve_baseline
+    from ui.app import serve
+
+    with tempfile.TemporaryDirectory(prefix="bap-team-") as tmp:
+        dashboard = serve(_serve_settings(url, Path(tmp) / "data"), port=0, data_docs_dir=Path(tmp), block=False)
+        baseline = serve_baseline(0)
+        try:
+            yield dashboard.url, baseline.url, dashboard
+        finally:
+            baseline.close()
+            dashboard.close()
+
+
+def first_paint(urls: dict[str, str], repeats: int = 3) -> dict[str, float]:
+    """Median ms from navigation until the page is drawn (see DASHBOARD_READY / BASELINE_READY),
+    the apps taking turns in one Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    ready = {"dashboard": DASHBOARD_READY, "baseline": BASELINE_READY}
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        for i in range(repeats + 1):  # the first round warms both servers' caches
+            for name, url in urls.items():
+                page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                page.goto(url + "/")
+                page.wait_for_function(ready[name], timeout=60_000, polling="raf")
+                if i:
+                    times[name].append(page.evaluate("() => performance.now()"))
+                page.close()
+        browser.close()
+    return {name: round(sorted(t)[len(t) // 2], 1) for name, t in times.items()}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _launch_until_answered(argv: list[str], env: dict[str, str], port: int) -> float:
+    import httpx
+
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                    return time.perf_counter() - began
+            except httpx.TransportError:
+                pass
+            if time.perf_counter() - began > 120:
+                raise RuntimeError(f"{' '.join(argv)} did not answer within 120 s")
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_times(url: str) -> dict[str, float]:
+    """Seconds from process start until HTTP answers, warm (the second of two launches):
+    `bap dashboard` on the warehouse and `python -m benchmarks.baseline_app`."""
+    commands: dict[str, Callable[[int], list[str]]] = {
+        "dashboard": lambda port: [sys.executable, "-m", "flows.cli", "dashboard", "--port", str(port)],
+        "baseline": lambda port: [sys.executable, "-m", "benchmarks.baseline_app", "--port", str(port)],
+    }
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bap-start-") as tmp:
+        env = {**os.environ, "BAP_WAREHOUSE_URL": url, "BAP_DATA_DIR": tmp, "NO_PROXY": "127.0.0.1"}
+        for name, argv in commands.items():
+            runs = [_launch_until_answered(argv(port), env, port) for port in (_free_port(), _free_port())]
+            out[name] = round(runs[-1], 2)
+    return out
 
 
 # =============================================================================================
@@ -597,105 +308,59 @@ def _print_report(result: dict[str, Any]) -> None:
 # =============================================================================================
 
 
-def _serve_settings(url: str, settings: Any, data_dir: Path) -> Any:
-    from pydantic import SecretStr
-
-    from flows.settings import Settings
-
-    update = {
-        "warehouse_url": SecretStr(url),
-        "dashboard_warehouse_url": None,
-        "dashboard_auth": None,
-        "dashboard_host": "127.0.0.1",
-        "data_dir": str(data_dir),
+def measure(url: str, *, users: int, seconds: float, seed: int, browser: bool = True) -> dict[str, Any]:
+    """Every figure on the warehouse at `url`, the baseline's next to the dashboard's."""
+    with served(url) as (dashboard_url, baseline_url, server):
+        options: dict[str, Any] = {**dashboard_options(dashboard_url), "geography": geography_of(url)}
+        dash = drive_in_child(dashboard_url, users, seconds, options, seed)
+        base = drive_in_child(baseline_url, users, seconds, options, seed)
+        rendered = server.blocks.dashboard
+        paint = first_paint({"dashboard": dashboard_url, "baseline": baseline_url}) if browser else {}
+    start = start_times(url) if browser else {}
+    result: dict[str, Any] = {
+        "users": users,
+        "seconds": seconds,
+        "dashboard_users_p95_ms": dash["p95_ms"],
+        "dashboard_users_p50_ms": dash["p50_ms"],
+        "dashboard_changes_per_s": dash["changes_per_s"],
+        "dashboard_errors": dash["errors"],
+        "baseline_users_p95_ms": base["p95_ms"],
+        "baseline_users_p50_ms": base["p50_ms"],
+        "baseline_changes_per_s": base["changes_per_s"],
+        "baseline_errors": base["errors"],
+        "render_cache_hits": rendered.render_hits,
+        "render_cache_misses": rendered.render_misses,
+        "error_samples": dash["error_samples"] + base["error_samples"],
     }
-    if settings is not None:
-        return settings.model_copy(update=update)
-    return Settings(dashboard_refresh_s=600, **update)
-
-
-def run_load(
-    url: str,
-    *,
-    users: int,
-    seconds: float,
-    think: tuple[float, float],
-    max_requests: int,
-    seed: int,
-    settings: Any = None,
-) -> dict[str, Any]:
-    """Serve the dashboard on the warehouse at `url`, drive it, close it; the figures."""
-    from ui.app import serve
-
-    with tempfile.TemporaryDirectory(prefix="bap-load-") as tmp:
-        server = serve(
-            _serve_settings(url, settings, Path(tmp) / "data"),
-            host="127.0.0.1",
-            port=0,
-            data_docs_dir=Path(tmp) / "data_docs",
-            block=False,
-        )
-        try:
-            timer = DataTimer(server.queries)
-            params = {
-                "url": server.url,
-                "users": users,
-                "seconds": seconds,
-                "think": list(think),
-                "max_requests": max_requests,
-                "seed": seed,
-            }
-            cpu = CpuMeter()
-            hard = seconds + CLIENT_GRACE_S + CLIENT_START_S
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from benchmarks.bench_dashboard_load import _client_entry; _client_entry()"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"},
-            )
-            try:
-                out, _ = proc.communicate(json.dumps(params), timeout=hard)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-                raise RuntimeError(f"the load generator did not finish within {hard:.0f} s: killed") from None
-            if proc.returncode != 0:
-                raise RuntimeError(f"the load generator failed (exit {proc.returncode}); see its output above")
-            raw = json.loads(out)
-            data = timer.figures()
-            raw["cpu"] = cpu.figures(raw.pop("client_cpu_s"))
-        finally:
-            server.close()
-    return figures(raw, data, users=users, seconds=seconds, think=think)
+    if paint:
+        result.update(dashboard_first_paint_ms=paint["dashboard"], baseline_first_paint_ms=paint["baseline"])
+    if start:
+        result.update(dashboard_start_s=start["dashboard"], baseline_start_s=start["baseline"])
+    return result
 
 
 def main(
-    facts: int = 10_000_000,
+    facts: int = 2_000_000,
     users: int = 50,
     seconds: float = 60,
     json_path: str | Path | None = None,
-    settings: Any = None,
     *,
     url: str | None = None,
-    days: int = 730,
-    think: tuple[float, float] = (0.5, 2.0),
-    max_requests: int = DEFAULT_MAX_REQUESTS,
+    days: int = 90,
     seed: int = 11,
+    browser: bool = True,
     admin_url: str | None = None,
+    settings: Any = None,
 ) -> dict[str, Any]:
-    """Build (or reuse `url`), serve, load, print the report and return the figures (ms).
-
-    The throwaway database lives on `admin_url`'s server, else on the server of `settings`'
-    warehouse, else BAP_BENCH_PG_URL / BAP_TEST_PG_URL / localhost; it is dropped afterwards.
-    `url`: an existing warehouse built by bench_dashboard.build_warehouse (left as it is)."""
+    """Build a warehouse (or reuse `url`), measure, print and return the figures (FIGURES are the
+    ones `bap bench` reports). The default is the demo's shape (90 days); `--facts 10000000 --days
+    730` is the large one. The throwaway database lives on `admin_url`'s server, else on the
+    server of `settings`' warehouse, else BAP_BENCH_PG_URL / BAP_TEST_PG_URL / localhost."""
     from sqlalchemy.engine import make_url
 
     from benchmarks.bench_dashboard import DEFAULT_ADMIN_URL, build_warehouse, throwaway_database
     from benchmarks.common import machine
 
-    if users < 1 or seconds <= 0 or max_requests < 1 or think[0] < 0 or think[1] < think[0]:
-        raise ValueError("users >= 1, seconds > 0, max_requests >= 1 and 0 <= think min <= think max")
     if admin_url is None and settings is not None and url is None:
         from flows.warehouse.connection import resolve_url
 
@@ -703,42 +368,17 @@ def main(
     admin_url = (
         admin_url or os.environ.get("BAP_BENCH_PG_URL") or os.environ.get("BAP_TEST_PG_URL") or DEFAULT_ADMIN_URL
     )
-
-    def run(warehouse: str, built: dict[str, Any]) -> dict[str, Any]:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(warehouse, poolclass=sa.pool.NullPool)
-        try:
-            with engine.connect() as conn:
-                n_facts = conn.exec_driver_sql("SELECT count(*) FROM fact_transactions").scalar()
-                n_days = conn.exec_driver_sql("SELECT count(*) FROM load_audit").scalar()
-        finally:
-            engine.dispose()
-        print(f"{users} users for {seconds:g} s against {n_facts:,} facts ...", file=sys.stderr)
-        result = run_load(
-            warehouse,
-            users=users,
-            seconds=seconds,
-            think=think,
-            max_requests=max_requests,
-            seed=seed,
-            settings=settings,
-        )
-        return {"facts": n_facts, "days": n_days, **result, "build": built}
-
     if url:
-        result = run(url, {})
-        result["warehouse"] = "reused"
+        result = {"warehouse": "reused", **measure(url, users=users, seconds=seconds, seed=seed, browser=browser)}
     else:
         with throwaway_database(admin_url) as warehouse:
             print(f"building {facts:,} facts over {days} days ...", file=sys.stderr)
-            built = build_warehouse(warehouse, facts=facts, days=days, progress=True)
-            built["first_day"], built["last_day"] = str(built["first_day"]), str(built["last_day"])
-            result = run(warehouse, built)
-        result["warehouse"] = f"throwaway database {make_url(warehouse).database} (dropped)"
-        result["database"] = make_url(warehouse).database
+            build_warehouse(warehouse, facts=facts, days=days, progress=True, with_quality=True)
+            result = measure(warehouse, users=users, seconds=seconds, seed=seed, browser=browser)
+            result["database"] = make_url(warehouse).database
+        result.update(facts=facts, days=days)
     result["machine"] = machine()
-    _print_report(result)
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2, default=str))
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -747,34 +387,23 @@ def main(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--facts", type=int, default=10_000_000)
-    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--facts", type=int, default=2_000_000)
+    parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument(
-        "--think",
-        type=float,
-        nargs=2,
-        metavar=("MIN", "MAX"),
-        default=(0.5, 2.0),
-        help="pause between a user's changes, seconds (0 0: back to back)",
-    )
-    parser.add_argument("--max-requests", type=int, default=DEFAULT_MAX_REQUESTS)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
-        "--url", default=None, help="reuse this warehouse (built by bench_dashboard) instead of building"
-    )
+    parser.add_argument("--no-browser", action="store_true", help="skip first paint and start")
+    parser.add_argument("--url", default=None, help="reuse this warehouse (built by bench_dashboard)")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
-    figures_ = main(
+    figures = main(
         args.facts,
         args.users,
         args.seconds,
         args.json_path,
         url=args.url,
         days=args.days,
-        think=tuple(args.think),
-        max_requests=args.max_requests,
         seed=args.seed,
+        browser=not args.no_browser,
     )
-    sys.exit(1 if figures_["errors"] else 0)
+    sys.exit(1 if figures["dashboard_errors"] or figures["baseline_errors"] else 0)

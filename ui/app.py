@@ -1,56 +1,76 @@
-"""The Gradio dashboard: Blocks wiring, the web app around it, and `serve()` for `bap dashboard`.
+"""The Gradio dashboard: the event functions, the Blocks wiring, and `serve()` for `bap dashboard`.
 
     serve(settings)                       # blocks; http://127.0.0.1:7860
     server = serve(settings, port=0, block=False); server.url; server.close()
     build_app(queries)                    # the gr.Blocks alone (tests)
 
-One web app serves the dashboard at / and the Great Expectations Data Docs under /data-docs/.
-Bound to a loopback address it needs no login (unless BAP_DASHBOARD_AUTH is set); bound to any
-other address it refuses to start without BAP_DASHBOARD_AUTH, and then both the dashboard and
-/data-docs/ require the login.
+One web app (ui/web.py) serves the dashboard at / and the Great Expectations Data Docs under
+/data-docs/. Bound to a loopback address it needs no login (unless BAP_DASHBOARD_AUTH is set);
+bound to any other address it refuses to start without BAP_DASHBOARD_AUTH.
+
+Speed for a team: every output of a filter change (five figures already serialised to Plotly
+JSON, KPI cards, table, dropdowns) is kept in one render cache shared by every session, keyed by
+the normalised selection and the warehouse's data version, so a view that anyone asked for is
+served again without re-reading, re-building or re-serialising it; a landed load empties it.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import ipaddress
 import logging
-import secrets
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+import cachetools
 import gradio as gr
 import pandas as pd
+import plotly.io  # type: ignore[import-untyped]
 import sqlalchemy as sa
+from gradio.components.plot import PlotData
 
-from flows.errors import BapError, WarehouseUnavailable
+from flows.errors import WarehouseUnavailable
 from flows.settings import Settings
 from ui import cards, charts
-from ui.queries import (
-    ALL,
-    Cascade,
-    DashboardQueries,
-    DashboardView,
-    Filters,
-    export_frame,
-    none_if_all,
-    open_reader,
+from ui.charts import FigureSpec
+from ui.queries import NOT_INITIALISED, DashboardQueries, open_reader
+from ui.view import ALL, SEGMENT_LABEL, Cascade, DashboardView, Filters, export_frame, none_if_all
+from ui.web import (
+    DATA_DOCS_PATH,
+    DashboardConfigError,
+    DataDocsFiles,
+    ProtectedStatic,
+    create_web_app,
+    is_loopback,
+    parse_credentials,
+    required_credentials,
 )
-from ui.theme import CSS, HEAD, make_theme
+
+__all__ = [
+    "DATA_DOCS_PATH",
+    "Dashboard",
+    "DashboardConfigError",
+    "DashboardServer",
+    "DataDocsFiles",
+    "ProtectedStatic",
+    "build_app",
+    "is_loopback",
+    "parse_credentials",
+    "parse_day",
+    "required_credentials",
+    "serve",
+]
 
 log = logging.getLogger("bap.dashboard")
 
-DATA_DOCS_PATH: Final[str] = "/data-docs"
 CUSTOM: Final[str] = "Custom"
 PRESETS: Final[dict[str, int | None]] = {  # name -> days ending at the last loaded day (None = all)
     "Last 7 days": 7,
@@ -60,11 +80,8 @@ PRESETS: Final[dict[str, int | None]] = {  # name -> days ending at the last loa
     "All time": None,
 }
 DEFAULT_PRESET: Final[str] = "Last 30 days"
-_CONCURRENCY: Final[int] = 6  # dashboard events at once (the reader engine pools 10 connections)
-
-
-class DashboardConfigError(BapError):
-    """The dashboard cannot start as configured (e.g. exposed without credentials)."""
+CONCURRENCY: Final[int] = 8  # dashboard events at once (the reader engine pools 10 connections)
+RENDER_CACHE_SIZE: Final[int] = 512  # rendered views kept (a view's outputs are ~100 kB)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,17 +114,46 @@ def parse_day(value: Any) -> date | None:
         return None
 
 
+def plot(spec: FigureSpec) -> PlotData:
+    """A figure spec as gr.Plot's payload, serialised once (Plotly's JSON encoder, no validation)."""
+    return PlotData(type="plotly", plot=plotly.io.to_json(spec, validate=False))
+
+
+def table(frame: pd.DataFrame, words: str) -> tuple[dict[str, Any], str]:
+    """(the table's update, a note): an empty table is hidden and the note says so in words."""
+    if frame.empty:
+        return gr.update(value=None, visible=False), cards.notice_html(words, tone="info")
+    return gr.update(value=table_data(frame), visible=True), ""
+
+
+def table_data(frame: pd.DataFrame) -> dict[str, Any]:
+    """A frame as gr.Dataframe's plain {"headers", "data"} value: Gradio turns that into its payload
+    about 100x faster than a DataFrame (which it inspects cell by cell for styling)."""
+    return {"headers": [str(c) for c in frame.columns], "data": frame.astype(object).values.tolist()}
+
+
+def _fresh(outputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A cached output tuple for one response: Gradio consumes update dicts, so each response gets
+    its own copies (figures, HTML and frames are shared: nothing changes them)."""
+    return tuple(dict(o) if isinstance(o, dict) else o for o in outputs)
+
+
 @dataclass
 class Selection:
+    """A normalised filter state: what the widgets said, resolved (dates, cascade, "All")."""
+
     filters: Filters
     cascade: Cascade
     preset: str
     notes: list[str] = field(default_factory=list)
 
+    def key(self) -> Hashable:
+        return (self.filters, self.preset, tuple(self.notes))
+
 
 class Dashboard:
     """What each event does. Every method takes the filter widgets' values and returns values
-    for the output widgets, in the order of `build_app`'s lists."""
+    for the output widgets, in the order of OUTPUT_NAMES / QUALITY_OUTPUT_NAMES."""
 
     def __init__(
         self,
@@ -117,12 +163,17 @@ class Dashboard:
         data_docs_dir: Path | None = None,
         export_dir: Path | None = None,
         today: Callable[[], date] = date.today,
-    ):
+    ) -> None:
         self.queries = queries
         self.data_docs_url = data_docs_url
         self.data_docs_dir = data_docs_dir
         self.export_dir = export_dir or Path(tempfile.mkdtemp(prefix="bap-dashboard-"))
         self.today = today
+        self.rendered: cachetools.LRUCache[Hashable, tuple[Any, ...]] = cachetools.LRUCache(RENDER_CACHE_SIZE)
+        self.render_hits = 0
+        self.render_misses = 0
+        self._rendered_version: Hashable = None
+        self._render_lock = threading.Lock()
 
     # -- selection --------------------------------------------------------------------------
     def preset_range(self, preset: str | None) -> tuple[date, date]:
@@ -140,6 +191,19 @@ class Dashboard:
                 return name
         return CUSTOM
 
+    def _dates(self, preset: str, start: Any, end: Any, follow_preset: bool) -> tuple[date, date, list[str]]:
+        notes: list[str] = []
+        start_day, end_day = parse_day(start), parse_day(end)
+        if (start not in (None, "") and start_day is None) or (end not in (None, "") and end_day is None):
+            notes.append("A date could not be read (use YYYY-MM-DD); the period's preset is shown instead.")
+            start_day = end_day = None
+        if (follow_preset and preset != CUSTOM) or start_day is None or end_day is None:
+            start_day, end_day = self.preset_range(preset if preset != CUSTOM else DEFAULT_PRESET)
+        if start_day > end_day:
+            start_day, end_day = end_day, start_day
+            notes.append("The start date was after the end date: the two were swapped.")
+        return start_day, end_day, notes
+
     def select(
         self,
         preset: str | None,
@@ -153,17 +217,9 @@ class Dashboard:
         *,
         follow_preset: bool = False,
     ) -> Selection:
-        notes: list[str] = []
+        """The widgets' values -> a normalised selection (the render cache's key)."""
         preset = preset if preset in PRESETS or preset == CUSTOM else DEFAULT_PRESET
-        start_day, end_day = parse_day(start), parse_day(end)
-        if (start not in (None, "") and start_day is None) or (end not in (None, "") and end_day is None):
-            notes.append("A date could not be read (use YYYY-MM-DD); the period's preset is shown instead.")
-            start_day = end_day = None
-        if (follow_preset and preset != CUSTOM) or start_day is None or end_day is None:
-            start_day, end_day = self.preset_range(preset if preset != CUSTOM else DEFAULT_PRESET)
-        if start_day > end_day:
-            start_day, end_day = end_day, start_day
-            notes.append("The start date was after the end date: the two were swapped.")
+        start_day, end_day, notes = self._dates(preset, start, end, follow_preset)
         geo = self.queries.cascade(none_if_all(region), none_if_all(state), none_if_all(city))
         filters = Filters(
             start=start_day,
@@ -204,25 +260,49 @@ class Dashboard:
         return self.data_docs_dir is not None and (self.data_docs_dir / "index.html").is_file()
 
     def header(self) -> str:
+        notice = NOT_INITIALISED if self.queries.not_initialised else None
         return cards.header_html(
-            self.queries.freshness(), data_docs_url=self.data_docs_url, data_docs_ready=self._data_docs_ready()
+            self.queries.freshness(),
+            data_docs_url=self.data_docs_url,
+            data_docs_ready=self._data_docs_ready(),
+            notice=notice,
         )
 
-    def render(self, sel: Selection) -> tuple[Any, ...]:
-        """All dashboard outputs for a selection (see OUTPUT_NAMES)."""
-        view = self.queries.view(sel.filters)
-        figures = charts.view_figures(view)
-        geo = sel.cascade
-        f = sel.filters
-        channels = self.queries.channels()
-        segments = self.queries.segments()
-        notes = list(sel.notes)
+    def _notes(self, sel: Selection, channels: list[str], segments: list[str]) -> list[str]:
+        f, notes = sel.filters, list(sel.notes)
         if f.channel is not None and f.channel not in channels:
             notes.append(f"No channel is called “{f.channel}”.")
         if f.segment is not None and f.segment not in segments:
             notes.append(f"No customer segment is called “{f.segment}”.")
-        if f.region is not None and f.region not in geo.regions:
+        if f.region is not None and f.region not in sel.cascade.regions:
             notes.append(f"No region is called “{f.region}”.")
+        return notes
+
+    def render(self, sel: Selection) -> tuple[Any, ...]:
+        """All dashboard outputs for a selection (see OUTPUT_NAMES), from the render cache that
+        every session shares; a new data version (a load landed) empties it."""
+        version = self.queries.data_version()
+        key = (version, sel.key(), self._data_docs_ready())
+        with self._render_lock:
+            if version != self._rendered_version:
+                self.rendered.clear()
+                self._rendered_version = version
+            cached = self.rendered.get(key)
+            if cached is not None:
+                self.render_hits += 1
+                return _fresh(cached)
+        outputs = self._render(sel)
+        with self._render_lock:
+            self.render_misses += 1
+            self.rendered[key] = outputs
+        return _fresh(outputs)
+
+    def _render(self, sel: Selection) -> tuple[Any, ...]:
+        view = self.queries.view(sel.filters)
+        figures = charts.view_figures(view)
+        geo, f = sel.cascade, sel.filters
+        channels, segments = self.queries.channels(), self.queries.segments()
+        daily, daily_note = table(cards.daily_table(view), "No days with data in this selection.")
         return (
             gr.update(value=sel.preset),
             gr.update(value=f"{f.start:%Y-%m-%d}"),
@@ -233,29 +313,34 @@ class Dashboard:
             _dropdown(channels, f.channel),
             _dropdown(segments, f.segment),
             self.header(),
-            cards.selection_html(view, notes),
+            cards.selection_html(view, self._notes(sel, channels, segments)),
             cards.kpi_cards_html(view),
-            figures["trend_revenue"],
-            figures["trend_failure_rate"],
-            figures["trend_avg_processing_s"],
-            figures["compare_failure_rate"],
-            figures["compare_avg_processing_s"],
-            cards.daily_table(view),
+            *(plot(figures[name]) for name in FIGURE_NAMES),
+            daily,
+            daily_note,
             gr.update(value=self._export(view), interactive=not view.empty),
         )
 
     # -- events -----------------------------------------------------------------------------
-    def on_filters(self, preset, start, end, region, state, city, channel, segment) -> tuple[Any, ...]:
-        """Any filter changed (or Refresh): re-resolve the cascade and redraw everything."""
+    def on_filters(self, *values: Any) -> tuple[Any, ...]:
+        """Any filter changed (or Refresh): re-resolve the cascade and redraw everything. Takes
+        the widgets of FILTER_NAMES in order, then (the page's own state) whether the daily table
+        is open: a closed table is not sent."""
+        filters, table_open = _split(values)
         with _warehouse_errors():
-            return self.render(self.select(preset, start, end, region, state, city, channel, segment))
+            return _daily_if(table_open, self.render(self.select(*filters)))
 
-    def on_load(self, preset, start, end, region, state, city, channel, segment) -> tuple[Any, ...]:
+    def on_load(self, *values: Any) -> tuple[Any, ...]:
         """Page load and auto-refresh: a preset period follows the newest loaded day."""
+        filters, table_open = _split(values)
         with _warehouse_errors():
-            return self.render(
-                self.select(preset, start, end, region, state, city, channel, segment, follow_preset=True)
-            )
+            return _daily_if(table_open, self.render(self.select(*filters, follow_preset=True)))
+
+    def on_daily(self, *values: Any) -> tuple[Any, Any, bool]:
+        """The daily table opened: its rows for the current filters (from the render cache)."""
+        with _warehouse_errors():
+            outputs = self.render(self.select(*values[: len(FILTER_NAMES)]))
+        return outputs[OUTPUT_NAMES.index("daily_table")], outputs[OUTPUT_NAMES.index("daily_note")], True
 
     def on_preset(self, preset: str | None, start: Any, end: Any) -> tuple[Any, Any]:
         """A preset picked: set the dates (their change events redraw the dashboard)."""
@@ -264,62 +349,68 @@ class Dashboard:
         first, last = self.preset_range(preset)
         return gr.update(value=f"{first:%Y-%m-%d}"), gr.update(value=f"{last:%Y-%m-%d}")
 
-    def on_quality(self, preset, start, end, quarantine_day) -> tuple[Any, ...]:
+    def on_quality(self, preset: str | None, start: Any, end: Any, quarantine_day: str | None) -> tuple[Any, ...]:
         """The Quality tab for the selected period (see QUALITY_OUTPUT_NAMES)."""
         with _warehouse_errors():
-            return self._quality(preset, start, end, quarantine_day)
+            s, e = parse_day(start), parse_day(end)
+            if s is None or e is None:
+                s, e = self.preset_range(preset)
+            return self._quality(min(s, e), max(s, e), quarantine_day)
 
-    def _quality(self, preset, start, end, quarantine_day) -> tuple[Any, ...]:
-        s, e = parse_day(start), parse_day(end)
-        if s is None or e is None:
-            s, e = self.preset_range(preset)
-        s, e = min(s, e), max(s, e)
+    def _quality(self, s: date, e: date, quarantine_day: str | None) -> tuple[Any, ...]:
         report = self.queries.quality(s, e)
-        if not report.available:
-            message = cards.notice_html(report.message)
-            empty = pd.DataFrame()
-            return (
-                message,
-                charts.empty_figure(
-                    "Expectations passed per suite",
-                    "No quality history yet",
-                    "It appears after the first validated load.",
-                ),
-                empty,
-                gr.update(choices=[], value=None),
-                empty,
-                empty,
-            )
+        message = "" if report.available else cards.notice_html(report.message)
         choices = [(f"{d:%Y-%m-%d} · {n} row{'s' if n != 1 else ''}", d.isoformat()) for d, n in report.quarantine_days]
         values = [v for _, v in choices]
         chosen = quarantine_day if quarantine_day in values else (values[0] if values else None)
-        reasons, rows = self._quarantine(chosen)
-        failures = report.failures.copy()
-        if not failures.empty:
-            failures["validated_at"] = pd.to_datetime(failures["validated_at"], utc=True).dt.strftime(
-                "%Y-%m-%d %H:%M UTC"
-            )
-        failures = failures.rename(columns=FAILURE_HEADERS)
-        message = "" if choices else cards.notice_html("No quarantined rows recorded.")
+        failures, failures_note = table(failure_table(report.failures), "No failed expectations recorded.")
+        day_note = "" if choices else cards.notice_html("No quarantined rows recorded.", tone="info")
         return (
             message,
-            charts.pass_rate_figure(report.pass_rate, period=(s, e)),
+            plot(charts.pass_rate_figure(report.pass_rate, period=(s, e))),
+            plot(charts.reasons_figure(report.reasons, period=(s, e))),
             failures,
-            gr.update(choices=choices, value=chosen),
-            reasons,
-            rows,
+            failures_note,
+            gr.update(choices=choices, value=chosen, visible=bool(choices)),
+            day_note,
+            *self._quarantine(chosen),
         )
 
-    def _quarantine(self, day: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _quarantine(self, day: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         parsed = parse_day(day)
         if parsed is None:
-            return pd.DataFrame(columns=list(REASON_HEADERS.values())), pd.DataFrame()
+            return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
         reasons, rows = self.queries.quarantine(parsed)
-        return reasons.rename(columns=REASON_HEADERS), rows.rename(columns=QUARANTINE_HEADERS)
+        return (
+            gr.update(value=table_data(reasons.rename(columns=REASON_HEADERS)), visible=not reasons.empty),
+            gr.update(value=table_data(rows.rename(columns=QUARANTINE_HEADERS)), visible=not rows.empty),
+        )
 
-    def on_quarantine_day(self, day: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def on_quarantine_day(self, day: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         with _warehouse_errors():
             return self._quarantine(day)
+
+
+def _split(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
+    """(the filter values, whether the daily table is open): API clients send only the filters."""
+    n = len(FILTER_NAMES)
+    return values[:n], bool(values[n]) if len(values) > n else True
+
+
+def _daily_if(table_open: bool, outputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The outputs, without the daily table's rows while the table is closed (a smaller payload)."""
+    if table_open:
+        return outputs
+    closed = {OUTPUT_NAMES.index("daily_table"), OUTPUT_NAMES.index("daily_note")}
+    return tuple(gr.skip() if i in closed else o for i, o in enumerate(outputs))
+
+
+def failure_table(failures: pd.DataFrame) -> pd.DataFrame:
+    """The failed expectations as shown: readable headers, validation time in UTC."""
+    failures = failures.copy()
+    if not failures.empty:
+        failures["validated_at"] = pd.to_datetime(failures["validated_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
+    return failures.rename(columns=FAILURE_HEADERS)
 
 
 @contextmanager
@@ -358,39 +449,152 @@ QUARANTINE_HEADERS: Final[dict[str, str]] = {
     "transaction_id": "Transaction",
     "raw_record": "Raw record",
 }
-OUTPUT_NAMES: Final[tuple[str, ...]] = (
-    "preset",
-    "start",
-    "end",
-    "region",
-    "state",
-    "city",
-    "channel",
-    "segment",
-    "header",
-    "selection",
-    "kpis",
+FILTER_NAMES: Final[tuple[str, ...]] = ("preset", "start", "end", "region", "state", "city", "channel", "segment")
+FIGURE_NAMES: Final[tuple[str, ...]] = (
     "trend_revenue",
     "trend_failure_rate",
     "trend_avg_processing_s",
     "compare_failure_rate",
     "compare_avg_processing_s",
+)
+OUTPUT_NAMES: Final[tuple[str, ...]] = (
+    *FILTER_NAMES,
+    "header",
+    "selection",
+    "kpis",
+    *FIGURE_NAMES,
     "daily_table",
+    "daily_note",
     "csv",
 )
 QUALITY_OUTPUT_NAMES: Final[tuple[str, ...]] = (
     "quality_message",
     "pass_rate",
+    "reasons_chart",
     "failures",
+    "failures_note",
     "quarantine_day",
+    "quarantine_note",
     "quarantine_reasons",
     "quarantine_rows",
 )
 
 
 # ---------------------------------------------------------------------------------------------
-# Blocks
+# Blocks: the layout (one function per part of the page) and the wiring
 # ---------------------------------------------------------------------------------------------
+
+Widgets = dict[str, Any]
+
+
+def _filters(c: Widgets, dash: Dashboard) -> None:
+    """The period and the dimension dropdowns, with the options and the default period known now
+    (each refresh replaces them; a date the page load leaves as it is fires no change event)."""
+    queries = dash.queries
+    everything = queries.cascade(None, None, None)
+    first, last = (f"{d:%Y-%m-%d}" for d in dash.preset_range(DEFAULT_PRESET))
+    with gr.Row(equal_height=True, elem_classes="bap-filters"):
+        c["preset"] = gr.Dropdown(
+            [*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Period", min_width=210, elem_id="f-preset"
+        )
+        dates: dict[str, Any] = {"include_time": False, "type": "string", "min_width": 210}
+        c["start"] = gr.DateTime(first, label="From", elem_id="f-start", **dates)
+        c["end"] = gr.DateTime(last, label="To", elem_id="f-end", **dates)
+    with gr.Row(equal_height=True, elem_classes="bap-filters"):
+        for name, label, options in (
+            ("region", "Region", everything.regions),
+            ("state", "State", everything.states),
+            ("city", "City", everything.cities),
+            ("channel", "Channel", queries.channels()),
+            ("segment", SEGMENT_LABEL.capitalize(), queries.segments()),
+        ):
+            c[name] = gr.Dropdown([ALL, *options], value=ALL, label=label, min_width=150, elem_id=f"f-{name}")
+
+
+def _toolbar(c: Widgets) -> None:
+    with gr.Row(equal_height=True, elem_classes="bap-toolbar"):
+        c["selection"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-selection", scale=1, min_width=260)
+        c["refresh"] = gr.Button(
+            "↻ Refresh", variant="secondary", size="sm", min_width=100, scale=0, elem_id="f-refresh"
+        )
+        c["csv"] = gr.DownloadButton("⇩ CSV", variant="secondary", size="sm", min_width=90, scale=0, elem_id="bap-csv")
+    c["kpis"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-kpis")
+
+
+def _chart(elem_id: str, **kwargs: Any) -> gr.Plot:
+    return gr.Plot(show_label=False, elem_classes="bap-chart", elem_id=elem_id, **kwargs)
+
+
+def _table(**kwargs: Any) -> gr.Dataframe:
+    return gr.Dataframe(interactive=False, elem_classes="bap-table", show_label=False, visible=False, **kwargs)
+
+
+def _overview(c: Widgets) -> None:
+    c["trend_revenue"] = _chart("chart-trend-revenue")
+    with gr.Row(equal_height=True):
+        c["trend_failure_rate"] = _chart("chart-trend-failure", min_width=320)
+        c["trend_avg_processing_s"] = _chart("chart-trend-processing", min_width=320)
+    with gr.Row(equal_height=True):
+        c["compare_failure_rate"] = _chart("chart-compare-failure", min_width=320)
+        c["compare_avg_processing_s"] = _chart("chart-compare-processing", min_width=320)
+    with gr.Accordion("Daily table", open=False, elem_id="bap-daily") as c["daily"]:
+        c["daily_open"] = gr.State(False)
+        c["daily_note"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-daily-note")
+        c["daily_table"] = _table(max_height=420)
+
+
+def _section(title: str) -> None:
+    gr.HTML(f'<div class="bap-section-title">{title}</div>', elem_classes="bap-bare")
+
+
+def _quality_tab(c: Widgets) -> None:
+    c["quality_message"] = gr.HTML(elem_classes="bap-bare")
+    c["pass_rate"] = _chart("chart-pass-rate")
+    c["reasons_chart"] = _chart("chart-quarantine-reasons")
+    _section("Latest failed expectations")
+    c["failures_note"] = gr.HTML(elem_classes="bap-bare", elem_id="q-failures-note")
+    c["failures"] = _table(max_height=360, elem_id="q-failures")
+    _section("Quarantined rows")
+    c["quarantine_note"] = gr.HTML(elem_classes="bap-bare", elem_id="q-quarantine-note")
+    with gr.Row(elem_classes="bap-filters"):
+        c["quarantine_day"] = gr.Dropdown([], label="Day", min_width=200, elem_id="q-day")
+    with gr.Row():
+        c["quarantine_reasons"] = _table(max_height=260, scale=1, elem_id="q-reasons")
+        c["quarantine_rows"] = _table(max_height=360, scale=3, wrap=True, elem_id="q-rows")
+
+
+def _wire(demo: gr.Blocks, dash: Dashboard, c: Widgets, timer: gr.Timer) -> None:
+    """The events. Filter changes are public (`/filters`, what API clients and the load benchmark
+    call); everything else is private to the page. The page load runs one event (the Quality tab
+    loads when it is opened)."""
+    inputs = [*(c[n] for n in FILTER_NAMES), c["daily_open"]]
+    outputs = [c[n] for n in OUTPUT_NAMES]
+    shared: dict[str, Any] = {"concurrency_limit": CONCURRENCY, "concurrency_id": "warehouse"}
+    quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden", **shared}
+    dates = [c["start"].change, c["end"].change]
+    dropdowns = [c[n].input for n in ("region", "state", "city", "channel", "segment")]
+    gr.on([demo.load, timer.tick], dash.on_load, inputs, outputs, trigger_mode="always_last", **quiet)
+    gr.on(
+        [*dates, *dropdowns, c["refresh"].click],
+        dash.on_filters,
+        inputs,
+        outputs,
+        api_name="filters",
+        show_progress="minimal",
+        trigger_mode="always_last",
+        **shared,
+    )
+    daily_out = [c["daily_table"], c["daily_note"], c["daily_open"]]
+    c["daily"].expand(dash.on_daily, inputs, daily_out, **quiet)
+    c["daily"].collapse(lambda: False, None, c["daily_open"], api_visibility="private", show_progress="hidden")
+    c["preset"].input(dash.on_preset, [c["preset"], c["start"], c["end"]], [c["start"], c["end"]], **quiet)
+    quality_in = [c["preset"], c["start"], c["end"], c["quarantine_day"]]
+    quality_out = [c[n] for n in QUALITY_OUTPUT_NAMES]
+    gr.on(
+        [demo.load, timer.tick, *dates], dash.on_quality, quality_in, quality_out, trigger_mode="always_last", **quiet
+    )
+    day_out = [c["quarantine_reasons"], c["quarantine_rows"]]
+    c["quarantine_day"].input(dash.on_quarantine_day, [c["quarantine_day"]], day_out, **quiet)
 
 
 def build_app(
@@ -402,316 +606,35 @@ def build_app(
 ) -> gr.Blocks:
     """The dashboard as a gr.Blocks (theme and CSS are applied when it is served)."""
     dash = Dashboard(queries, data_docs_url=data_docs_url, data_docs_dir=data_docs_dir)
-    refresh_s = refresh_s or queries.cache.ttl_s
-    # The options known now; each refresh replaces them (API clients see these).
-    everything = queries.cascade(None, None, None)
-    regions, states, cities = [ALL, *everything.regions], [ALL, *everything.states], [ALL, *everything.cities]
-    channels, segments = [ALL, *queries.channels()], [ALL, *queries.segments()]
+    c: Widgets = {}
     with gr.Blocks(title="Transactions analytics · batch-analytics-platform", fill_width=True) as demo:
-        c: dict[str, Any] = {}
-        c["header"] = gr.HTML(
-            cards.header_html(queries.freshness(), data_docs_url=None, data_docs_ready=False), elem_classes="bap-bare"
-        )
+        c["header"] = gr.HTML(dash.header(), elem_classes="bap-bare")
         if queries.notice:
             gr.HTML(cards.notice_html(queries.notice), elem_classes="bap-bare", elem_id="bap-reader-notice")
-        with gr.Row(equal_height=True, elem_classes="bap-filters"):
-            c["preset"] = gr.Dropdown(
-                [*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Period", min_width=210, elem_id="f-preset"
-            )
-            c["start"] = gr.DateTime(include_time=False, type="string", label="From", min_width=210, elem_id="f-start")
-            c["end"] = gr.DateTime(include_time=False, type="string", label="To", min_width=210, elem_id="f-end")
-        with gr.Row(equal_height=True, elem_classes="bap-filters"):
-            c["region"] = gr.Dropdown(regions, value=ALL, label="Region", min_width=150, elem_id="f-region")
-            c["state"] = gr.Dropdown(states, value=ALL, label="State", min_width=150, elem_id="f-state")
-            c["city"] = gr.Dropdown(cities, value=ALL, label="City", min_width=150, elem_id="f-city")
-            c["channel"] = gr.Dropdown(channels, value=ALL, label="Channel", min_width=150, elem_id="f-channel")
-            c["segment"] = gr.Dropdown(
-                segments, value=ALL, label="Customer segment", min_width=150, elem_id="f-segment"
-            )
-        with gr.Row(equal_height=True, elem_classes="bap-toolbar"):
-            c["selection"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-selection", scale=1, min_width=260)
-            refresh = gr.Button(
-                "↻ Refresh", variant="secondary", size="sm", min_width=100, scale=0, elem_id="f-refresh"
-            )
-            c["csv"] = gr.DownloadButton(
-                "⇩ CSV", variant="secondary", size="sm", min_width=90, scale=0, elem_id="bap-csv"
-            )
-        c["kpis"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-kpis")
+        _filters(c, dash)
+        _toolbar(c)
         with gr.Tabs():
             with gr.Tab("Overview", id="overview"):
-                c["trend_revenue"] = gr.Plot(show_label=False, elem_classes="bap-chart", elem_id="chart-trend-revenue")
-                with gr.Row(equal_height=True):
-                    c["trend_failure_rate"] = gr.Plot(
-                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-trend-failure"
-                    )
-                    c["trend_avg_processing_s"] = gr.Plot(
-                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-trend-processing"
-                    )
-                with gr.Row(equal_height=True):
-                    c["compare_failure_rate"] = gr.Plot(
-                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-compare-failure"
-                    )
-                    c["compare_avg_processing_s"] = gr.Plot(
-                        show_label=False, elem_classes="bap-chart", min_width=320, elem_id="chart-compare-processing"
-                    )
-                with gr.Accordion("Daily table", open=False, elem_id="bap-daily"):
-                    c["daily_table"] = gr.Dataframe(
-                        interactive=False, max_height=420, elem_classes="bap-table", show_label=False
-                    )
-            with gr.Tab("Quality", id="quality"):
-                c["quality_message"] = gr.HTML(elem_classes="bap-bare")
-                c["pass_rate"] = gr.Plot(show_label=False, elem_classes="bap-chart", elem_id="chart-pass-rate")
-                gr.HTML('<div class="bap-section-title">Latest failed expectations</div>', elem_classes="bap-bare")
-                c["failures"] = gr.Dataframe(
-                    interactive=False, max_height=360, elem_classes="bap-table", show_label=False
-                )
-                gr.HTML('<div class="bap-section-title">Quarantined rows</div>', elem_classes="bap-bare")
-                with gr.Row(elem_classes="bap-filters"):
-                    c["quarantine_day"] = gr.Dropdown([], label="Day", min_width=200, elem_id="q-day")
-                with gr.Row():
-                    c["quarantine_reasons"] = gr.Dataframe(
-                        interactive=False, max_height=260, scale=1, elem_classes="bap-table", show_label=False
-                    )
-                    c["quarantine_rows"] = gr.Dataframe(
-                        interactive=False,
-                        max_height=360,
-                        scale=3,
-                        wrap=True,
-                        elem_classes="bap-table",
-                        show_label=False,
-                    )
-        timer = gr.Timer(refresh_s)
-
-        inputs = [c[n] for n in ("preset", "start", "end", "region", "state", "city", "channel", "segment")]
-        outputs = [c[n] for n in OUTPUT_NAMES]
-        quality_in = [c["preset"], c["start"], c["end"], c["quarantine_day"]]
-        quality_out = [c[n] for n in QUALITY_OUTPUT_NAMES]
-        common = dict(concurrency_limit=_CONCURRENCY, concurrency_id="warehouse")
-        gr.on(
-            [demo.load, timer.tick],
-            dash.on_load,
-            inputs=inputs,
-            outputs=outputs,
-            api_visibility="private",
-            show_progress="hidden",
-            trigger_mode="always_last",
-            **common,
-        )
-        gr.on(
-            [
-                c["start"].change,
-                c["end"].change,
-                c["region"].input,
-                c["state"].input,
-                c["city"].input,
-                c["channel"].input,
-                c["segment"].input,
-                refresh.click,
-            ],
-            dash.on_filters,
-            inputs=inputs,
-            outputs=outputs,
-            api_name="filters",
-            show_progress="minimal",
-            trigger_mode="always_last",
-            **common,
-        )
-        c["preset"].input(
-            dash.on_preset,
-            inputs=[c["preset"], c["start"], c["end"]],
-            outputs=[c["start"], c["end"]],
-            api_visibility="private",
-            show_progress="hidden",
-        )
-        gr.on(
-            [demo.load, timer.tick, c["start"].change, c["end"].change],
-            dash.on_quality,
-            inputs=quality_in,
-            outputs=quality_out,
-            api_visibility="private",
-            show_progress="hidden",
-            trigger_mode="always_last",
-            **common,
-        )
-        c["quarantine_day"].input(
-            dash.on_quarantine_day,
-            inputs=[c["quarantine_day"]],
-            outputs=[c["quarantine_reasons"], c["quarantine_rows"]],
-            api_visibility="private",
-            **common,
-        )
-    demo.queue(default_concurrency_limit=_CONCURRENCY)
-    demo.dashboard = dash  # type: ignore[attr-defined]  # for tests and tooling
-    return demo
+                _overview(c)
+            with gr.Tab("Quality", id="quality") as c["quality_tab"]:
+                _quality_tab(c)
+        _wire(demo, dash, c, gr.Timer(refresh_s or queries.ttl_s))
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    demo.dashboard = dash  # for tests and tooling
+    blocks: gr.Blocks = demo
+    return blocks
 
 
 # ---------------------------------------------------------------------------------------------
-# Serving: auth, /data-docs/, the server
+# Serving
 # ---------------------------------------------------------------------------------------------
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and 'localhost' are loopback; everything else (0.0.0.0 included) is not."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_credentials(auth: str | None) -> tuple[str, str] | None:
-    """'user:password' -> (user, password); None when unset. Raises on a malformed value."""
-    if auth is None or auth == "":
-        return None
-    user, sep, password = auth.partition(":")
-    if not sep or not user or not password:
-        raise DashboardConfigError("BAP_DASHBOARD_AUTH must look like user:password (both non-empty)")
-    return user, password
-
-
-def required_credentials(host: str, auth: str | None) -> tuple[str, str] | None:
-    """The login the dashboard asks for; refuses to expose the warehouse without one."""
-    credentials = parse_credentials(auth)
-    if credentials is None and not is_loopback(host):
-        raise DashboardConfigError(
-            f"refusing to serve the dashboard on {host} without a login: set BAP_DASHBOARD_AUTH=user:password, "
-            "or bind to 127.0.0.1"
-        )
-    return credentials
-
-
-class ProtectedStatic:
-    """ASGI wrapper: serve `app` only to a request logged in to the Gradio app (its session
-    cookie) or carrying HTTP Basic credentials; otherwise 401 with a link to the login."""
-
-    def __init__(self, app: Any, credentials: tuple[str, str], session_user: Callable[[dict[str, str]], str | None]):
-        self.app = app
-        self.credentials = credentials
-        self.session_user = session_user
-
-    def _basic_ok(self, header: str | None) -> bool:
-        if not header or not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        ok_user = secrets.compare_digest(user.encode(), self.credentials[0].encode())
-        ok_password = secrets.compare_digest(password.encode(), self.credentials[1].encode())
-        return ok_user and ok_password
-
-    async def __call__(
-        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Awaitable[None]]
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        from starlette.requests import Request
-        from starlette.responses import HTMLResponse
-
-        request = Request(scope)
-        if self.session_user(dict(request.cookies)) or self._basic_ok(request.headers.get("authorization")):
-            await self.app(scope, receive, send)
-            return
-        body = (
-            "<!doctype html><meta charset='utf-8'><title>Sign in</title>"
-            "<body style='font-family:system-ui;background:#070b1a;color:#e8edf7;display:grid;place-items:center;height:90vh'>"
-            "<div><h2>Sign in to the dashboard first</h2><p><a style='color:#7dd3fc' href='/'>Open the dashboard</a>, "
-            "sign in, then follow its Data Docs link.</p></div></body>"
-        )
-        response = HTMLResponse(body, status_code=401, headers={"WWW-Authenticate": 'Basic realm="bap dashboard"'})
-        await response(scope, receive, send)
-
-
-class DataDocsFiles:
-    """ASGI app: the Data Docs folder as static files, or a plain 404 page while the quality step
-    has not built them yet (the folder may appear while the dashboard runs)."""
-
-    def __init__(self, directory: Path):
-        from starlette.staticfiles import StaticFiles
-
-        self.directory = directory
-        self.files = StaticFiles(directory=str(directory), html=True, check_dir=False)
-
-    async def __call__(
-        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Awaitable[None]]
-    ) -> None:
-        if scope["type"] == "http" and not self.directory.is_dir():
-            from starlette.responses import HTMLResponse
-
-            body = (
-                "<!doctype html><meta charset='utf-8'><title>Data Docs</title>"
-                "<body style='font-family:system-ui;background:#070b1a;color:#e8edf7;display:grid;place-items:center;height:90vh'>"
-                "<div><h2>No Data Docs yet</h2><p>They are built by the quality step of the daily pipeline.</p></div></body>"
-            )
-            await HTMLResponse(body, status_code=404)(scope, receive, send)
-            return
-        await self.files(scope, receive, send)
 
 
 def default_data_docs_dir(settings: Settings) -> Path:
-    """Where the quality step builds the Data Docs: <data_dir>/quality/data_docs when the data dir
-    is local, else <state dir>/quality/data_docs."""
-    try:
-        from flows.quality import data_docs_index
-    except ImportError:  # pragma: no cover - the quality package is part of the project
-        pass
-    else:
-        return data_docs_index(settings).parent
-    if settings.data_is_local:
-        return Path(settings.data_dir.removeprefix("file://")).expanduser().resolve() / "quality" / "data_docs"
-    return settings.local_state_dir / "quality" / "data_docs"
+    """Where the quality step builds the Data Docs (flows.quality.data_docs_index's folder)."""
+    from flows.quality import data_docs_index
 
-
-def create_web_app(
-    blocks: gr.Blocks,
-    *,
-    data_docs_dir: Path,
-    credentials: tuple[str, str] | None,
-) -> Any:
-    """FastAPI app: /data-docs/ (static, protected like the dashboard) and the dashboard at /."""
-    from fastapi import FastAPI
-    from fastapi.responses import RedirectResponse
-    from gradio.routes import App as GradioApp
-
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    static: Any = DataDocsFiles(data_docs_dir)
-    holder: dict[str, Any] = {}
-
-    def session_user(cookies: dict[str, str]) -> str | None:
-        gradio_app = holder.get("app")
-        if gradio_app is None:
-            return None
-        token = cookies.get(f"access-token-{gradio_app.cookie_id}") or cookies.get(
-            f"access-token-unsecure-{gradio_app.cookie_id}"
-        )
-        return gradio_app.tokens.get(token) if token else None
-
-    if credentials is not None:
-        static = ProtectedStatic(static, credentials, session_user)
-
-    @app.get(DATA_DOCS_PATH, include_in_schema=False)
-    def _data_docs_root() -> RedirectResponse:
-        return RedirectResponse(DATA_DOCS_PATH + "/")
-
-    app.mount(DATA_DOCS_PATH, static, name="data-docs")
-    gr.mount_gradio_app(
-        app,
-        blocks,
-        path="/",
-        auth=credentials,
-        auth_message="Transactions analytics: sign in with the dashboard login (BAP_DASHBOARD_AUTH).",
-        theme=make_theme(),
-        css=CSS,
-        head=HEAD,
-        footer_links=[],
-        show_error=True,
-    )
-    for route in app.routes:
-        if isinstance(getattr(route, "app", None), GradioApp):
-            holder["app"] = route.app
-    return app
+    return data_docs_index(settings).parent
 
 
 @dataclass
@@ -722,13 +645,13 @@ class DashboardServer:
     app: Any
     blocks: gr.Blocks
     queries: DashboardQueries
-    _server: Any
-    _thread: threading.Thread | None
+    server: Any
+    thread: threading.Thread | None
 
     def close(self, timeout: float = 10.0) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout)
         self.queries.close()
         shutil.rmtree(self.blocks.dashboard.export_dir, ignore_errors=True)  # type: ignore[attr-defined]
 
@@ -740,22 +663,44 @@ class DashboardServer:
 
 
 def open_queries(settings: Settings) -> DashboardQueries:
-    """The query module on the configured warehouse, through the read-only role."""
+    """The query module on the configured warehouse, read-only. The dashboard never migrates:
+    `bap warehouse init` (or the pipeline) does; until then the page says so."""
     if settings.dashboard_warehouse_url is not None:
         access = open_reader(settings.dashboard_warehouse_url.get_secret_value(), configured=True)
     else:
-        from flows.warehouse.connection import check_connection, make_engine, resolve_url
-        from flows.warehouse.migrate import apply_migrations
+        from flows.warehouse.connection import resolve_url
 
-        url = resolve_url(settings)
-        writer = make_engine(url, pool_size=1)
-        try:  # reachable and migrated (migration 003 creates the read-only role)
-            check_connection(writer)
-            apply_migrations(writer)
-        finally:
-            writer.dispose()
-        access = open_reader(url)
-    return DashboardQueries(access.engine, ttl_s=settings.dashboard_refresh_s, notice=access.notice)
+        access = open_reader(resolve_url(settings))
+    queries = DashboardQueries(access.engine, ttl_s=settings.dashboard_refresh_s, notice=access.notice)
+    queries.data_version()  # learns whether the warehouse is initialised
+    if queries.not_initialised:
+        log.warning(NOT_INITIALISED)
+        queries.notice = None  # the read-only role's notice would only add noise before init
+    return queries
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise DashboardConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    return sock
+
+
+def _run_in_thread(handle: DashboardServer, sock: socket.socket) -> DashboardServer:
+    thread = threading.Thread(target=handle.server.run, kwargs={"sockets": [sock]}, name="bap-dashboard", daemon=True)
+    handle.thread = thread
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not handle.server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            handle.close()
+            raise DashboardConfigError(f"the dashboard did not start on {handle.url}")
+        time.sleep(0.05)
+    return handle
 
 
 def serve(
@@ -774,41 +719,26 @@ def serve(
     auth = settings.dashboard_auth.get_secret_value() if settings.dashboard_auth is not None else None
     credentials = required_credentials(host, auth)
     docs_dir = Path(data_docs_dir) if data_docs_dir is not None else default_data_docs_dir(settings)
-    queries = open_queries(settings)
+    sock = _listen(host, port)
+    try:
+        queries = open_queries(settings)
+    except BaseException:
+        sock.close()
+        raise
     if queries.notice:
         log.warning(queries.notice)
     blocks = build_app(queries, refresh_s=settings.dashboard_refresh_s, data_docs_dir=docs_dir)
     app = create_web_app(blocks, data_docs_dir=docs_dir, credentials=credentials)
-
-    sock = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as exc:
-        sock.close()
-        queries.engine.dispose()
-        raise DashboardConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
-    bound_port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
-    server = uvicorn.Server(config)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{shown_host if ':' not in shown_host else f'[{shown_host}]'}:{bound_port}"
-    handle = DashboardServer(url, app, blocks, queries, server, None)
+    url = f"http://{shown_host if ':' not in shown_host else f'[{shown_host}]'}:{sock.getsockname()[1]}"
+    handle = DashboardServer(url, app, blocks, queries, uvicorn.Server(config), None)
     log.info("dashboard serving", extra={"url": url, "login": credentials is not None, "data_docs": str(docs_dir)})
-    if block:
-        print(f"Dashboard: {url}  (Data Docs: {url}{DATA_DOCS_PATH}/)  Ctrl-C to stop", flush=True)
-        try:
-            server.run(sockets=[sock])
-        finally:
-            handle.close()
-        return handle
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="bap-dashboard", daemon=True)
-    handle._thread = thread
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            handle.close()
-            raise DashboardConfigError(f"the dashboard did not start on {url}")
-        time.sleep(0.05)
+    if not block:
+        return _run_in_thread(handle, sock)
+    print(f"Dashboard: {url}  (Data Docs: {url}{DATA_DOCS_PATH}/)  Ctrl-C to stop", flush=True)
+    try:
+        handle.server.run(sockets=[sock])
+    finally:
+        handle.close()
     return handle

@@ -13,7 +13,7 @@ from typing import Final
 
 import pandas as pd
 
-from ui.queries import DashboardView, Freshness, Kpis, finite
+from ui.view import DashboardView, Freshness, Kpis, finite
 
 KPI_SPECS: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     # key, label, note, higher_is_better, accent
@@ -153,17 +153,17 @@ def _when(ts: datetime | None) -> str:
     return ts.astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
 
 
-def header_html(fresh: Freshness, *, data_docs_url: str | None, data_docs_ready: bool) -> str:
-    """Title, "data as of" (last loaded day, when it landed, the last run's status), Data Docs."""
-    pills = []
+def freshness_pills(fresh: Freshness) -> list[str]:
+    """The freshness panel: the last loaded day, when it landed, and the last run's status. (One
+    function, so that per-file accounting - late records, corrections - joins it in one place.)"""
     if fresh.last_loaded_day is None:
-        pills.append('<span class="bap-pill"><span class="bap-dot warn"></span>No day loaded yet</span>')
+        pills = ['<span class="bap-pill"><span class="bap-dot warn"></span>No day loaded yet</span>']
     else:
-        pills.append(
+        pills = [
             f'<span class="bap-pill" data-testid="data-as-of"><span class="bap-dot ok"></span>'
-            f"Data as of <b>{fresh.last_loaded_day:%d %b %Y}</b></span>"
-        )
-        pills.append(f'<span class="bap-pill">Loaded {escape(_when(fresh.last_loaded_at))}</span>')
+            f"Data as of <b>{fresh.last_loaded_day:%d %b %Y}</b></span>",
+            f'<span class="bap-pill">Loaded {escape(_when(fresh.last_loaded_at))}</span>',
+        ]
     if fresh.last_run_status is not None:
         status = fresh.last_run_status
         dot = "ok" if status == "loaded" else "bad" if status in ("failed", "blocked") else "warn"
@@ -173,6 +173,15 @@ def header_html(fresh: Freshness, *, data_docs_url: str | None, data_docs_ready:
             f'<span class="bap-pill" title="{title}" data-testid="last-run"><span class="bap-dot {dot}"></span>'
             f"Last run: <b>{escape(status)}</b>{escape(day)}</span>"
         )
+    return pills
+
+
+def header_html(
+    fresh: Freshness, *, data_docs_url: str | None, data_docs_ready: bool, notice: str | None = None
+) -> str:
+    """Title, the freshness panel, the Data Docs link, and a notice (e.g. the warehouse is not
+    initialised) under them."""
+    pills = freshness_pills(fresh)
     if data_docs_url and data_docs_ready:
         pills.append(
             f'<a class="bap-pill" href="{escape(data_docs_url)}" target="_blank" rel="noopener" '
@@ -187,6 +196,7 @@ def header_html(fresh: Freshness, *, data_docs_url: str | None, data_docs_ready:
         "<p>Revenue, failures and processing time from the warehouse rollups</p></div></div>"
         f'<div class="bap-fresh">{"".join(pills)}</div>'
         "</header>"
+        + (f'<div class="bap-notice" data-testid="warehouse-notice">{escape(notice)}</div>' if notice else "")
     )
 
 
@@ -205,26 +215,17 @@ def selection_html(view: DashboardView, notes: list[str] | None = None) -> str:
     )
 
 
-def notice_html(message: str | None) -> str:
-    return f'<div class="bap-notice">{escape(message)}</div>' if message else ""
+def notice_html(message: str | None, *, tone: str = "") -> str:
+    """A one-line notice (tone "info" for a neutral one, e.g. an empty table said in words)."""
+    css = f"bap-notice {tone}".strip()
+    return f'<div class="{css}">{escape(message)}</div>' if message else ""
 
 
 def daily_table(view: DashboardView) -> pd.DataFrame:
     """The daily table shown under the charts (the CSV export has the same rows, more digits)."""
     d = view.daily
     if d.empty:
-        return pd.DataFrame(
-            columns=[
-                "Date",
-                "Transactions",
-                "Failure rate",
-                "Revenue",
-                "Avg processing",
-                "Revenue 7d avg",
-                "Failure rate 7d",
-                "Processing 7d",
-            ]
-        )
+        return pd.DataFrame()
     return (
         pd.DataFrame(
             {

@@ -1,6 +1,7 @@
 """Pure functions: query results (DataFrames, a DashboardView) -> Plotly figures and titles.
 
-No database, no Gradio: every function here is testable on hand-made frames. Every figure has
+No database, no Gradio: every function here is testable on hand-made frames. A figure is
+Plotly's plain JSON spec (a dict), which `plotly.graph_objects.Figure(spec)` validates in the tests. Every figure has
 hover tooltips that name their series and a horizontal legend placed inside the plot area, and
 an empty input gives a figure that says "No data for this selection" instead of failing.
 """
@@ -13,11 +14,11 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
-from ui.queries import COMPARE_TOP_N, DIM_LABELS, TREND_TOP_N, DashboardView, Filters
 from ui.theme import FONT_STACK, GRID, TEXT, TEXT_MUTED, TOTAL_COLOR, series_color
+from ui.view import COMPARE_TOP_N, DIM_LABELS, TREND_TOP_N, DashboardView, Filters
 
+FigureSpec = dict[str, Any]  # {"data": [trace, ...], "layout": {...}}, as in Plotly's JSON
 NO_DATA: Final[str] = "No data for this selection"
 DAY_MS: Final[int] = 86_400_000  # bar widths on a date axis are in milliseconds
 NO_DATA_HINT: Final[str] = "Widen the date range or set a filter back to All."
@@ -95,10 +96,10 @@ def _subtitle(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
-    """A Figure from plain specs, skipping Plotly's per-property validation (which costs ~50 ms a
-    figure; tests validate every spec once instead)."""
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> FigureSpec:
+    """A figure as Plotly's plain JSON spec: building a `go.Figure` validates every property (about
+    50 ms a figure), which the browser does not need; the tests validate every spec instead."""
+    return {"data": data, "layout": layout}
 
 
 def _layout(title: str, subtitle: str = "", *, height: int = 340, **extra: Any) -> dict[str, Any]:
@@ -159,7 +160,7 @@ def _layout(title: str, subtitle: str = "", *, height: int = 340, **extra: Any) 
     return layout
 
 
-def empty_figure(title: str, message: str = NO_DATA, hint: str = NO_DATA_HINT, *, height: int = 340) -> go.Figure:
+def empty_figure(title: str, message: str = NO_DATA, hint: str = NO_DATA_HINT, *, height: int = 340) -> FigureSpec:
     """A figure with no series that says why."""
     layout = _layout(
         title,
@@ -199,12 +200,73 @@ def _headroom(values: list[Any], factor: float = 1.32) -> list[float] | None:
 
 
 def _dates(values: pd.Series) -> list[str]:
-    return pd.to_datetime(values).dt.strftime("%Y-%m-%d").tolist()
+    days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    return [str(d) for d in np.datetime_as_string(days, unit="D")]
 
 
 def _values(values: pd.Series, metric: str) -> np.ndarray:
     """Rounded for the wire: a browser needs no more digits than it shows."""
     return np.round(values.to_numpy(dtype=float), 2 if metric == "revenue" else 5)
+
+
+def _total_traces(
+    x: list[str], daily: np.ndarray, average: np.ndarray, spec: Metric, mode: str
+) -> list[dict[str, Any]]:
+    """One total series: daily bars and the bold 7-day average line."""
+    value = f"{spec.prefix}%{{y:{spec.value_format}}}{spec.suffix}"
+    bars = {
+        "type": "bar",
+        "x": x,
+        "y": daily,
+        "name": f"Daily {spec.label.lower()}",
+        "width": DAY_MS * 0.8,
+        "marker": {"color": "rgba(125, 211, 252, 0.38)", "line": {"width": 0}},
+        "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
+    }
+    line = {
+        "type": "scatter",
+        "mode": mode,
+        "x": x,
+        "y": average,
+        "name": "7-day average",
+        "line": {"color": TOTAL_COLOR, "width": 3, "shape": "spline", "smoothing": 0.6},
+        "marker": {"size": 8},
+        "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
+    }
+    return [bars, line]
+
+
+def _item_traces(
+    item: str, color: str, x: list[str], daily: np.ndarray, average: np.ndarray, spec: Metric, mode: str
+) -> list[dict[str, Any]]:
+    """One item's series: a faint daily line and its bold 7-day average (which carries the hover)."""
+    value = f"{spec.prefix}%{{y:{spec.value_format}}}{spec.suffix}"
+    daily_value = f"{spec.prefix}%{{customdata:{spec.value_format}}}{spec.suffix}"
+    faint = {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "y": daily,
+        "name": f"{item} · daily",
+        "legendgroup": item,
+        "showlegend": False,
+        "line": {"color": color, "width": 1},
+        "opacity": 0.3,
+        "hoverinfo": "skip",
+    }
+    bold = {
+        "type": "scatter",
+        "mode": mode,
+        "x": x,
+        "y": average,
+        "name": item,
+        "legendgroup": item,
+        "line": {"color": color, "width": 2.6, "shape": "spline", "smoothing": 0.6},
+        "marker": {"size": 8},
+        "customdata": daily,
+        "hovertemplate": f"%{{fullData.name}}: {daily_value} · 7-day avg {value}<extra></extra>",
+    }
+    return [faint, bold]
 
 
 def trend_figure(
@@ -216,7 +278,7 @@ def trend_figure(
     title: str | None = None,
     subtitle: str = "",
     period: tuple[date, date] | None = None,
-) -> go.Figure:
+) -> FigureSpec:
     """Daily values and their 7-day moving average, per item (or for the total when `dimension`
     is None). `trend` has the columns of DashboardView.trend; `period` fixes the x axis to the
     selected days (so a sparse selection shows its gaps, and one day is not a zoom into hours)."""
@@ -224,74 +286,21 @@ def trend_figure(
     title = title or trend_title(metric, dimension, len(items), len(items))
     if trend.empty or not items:
         return empty_figure(title)
-    ma_col = f"{metric}_ma7"
-    value = f"{spec.prefix}%{{y:{spec.value_format}}}{spec.suffix}"
-    daily_value = f"{spec.prefix}%{{customdata:{spec.value_format}}}{spec.suffix}"
     data: list[dict[str, Any]] = []
     series: list[np.ndarray] = []
     few = trend["date"].nunique() <= 14  # markers, so that a lone day still shows its average
     mode = "lines+markers" if few else "lines"
-    if dimension is None:
-        rows = trend[trend["item"] == items[0]]
-        x, daily, average = _dates(rows["date"]), _values(rows[metric], metric), _values(rows[ma_col], metric)
-        data.append(
-            {
-                "type": "bar",
-                "x": x,
-                "y": daily,
-                "name": f"Daily {spec.label.lower()}",
-                "width": DAY_MS * 0.8,
-                "marker": {"color": "rgba(125, 211, 252, 0.38)", "line": {"width": 0}},
-                "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
-            }
-        )
-        data.append(
-            {
-                "type": "scatter",
-                "mode": mode,
-                "x": x,
-                "y": average,
-                "name": "7-day average",
-                "line": {"color": TOTAL_COLOR, "width": 3, "shape": "spline", "smoothing": 0.6},
-                "marker": {"size": 8},
-                "hovertemplate": f"%{{fullData.name}}: {value}<extra></extra>",
-            }
-        )
+    item_of = trend["item"].to_numpy()  # columns read once, rows picked per item with numpy
+    all_x, all_daily = np.asarray(_dates(trend["date"]), dtype=object), _values(trend[metric], metric)
+    all_average = _values(trend[f"{metric}_ma7"], metric)
+    for rank, item in enumerate(items if dimension is not None else items[:1]):
+        mine = item_of == item
+        x, daily, average = all_x[mine].tolist(), all_daily[mine], all_average[mine]
+        if dimension is None:
+            data += _total_traces(x, daily, average, spec, mode)
+        else:
+            data += _item_traces(item, series_color(item, rank, dimension), x, daily, average, spec, mode)
         series += [daily, average]
-    else:
-        for rank, item in enumerate(items):
-            rows = trend[trend["item"] == item]
-            x, daily, average = _dates(rows["date"]), _values(rows[metric], metric), _values(rows[ma_col], metric)
-            color = series_color(item, rank, dimension)
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines",
-                    "x": x,
-                    "y": daily,
-                    "name": f"{item} · daily",
-                    "legendgroup": item,
-                    "showlegend": False,
-                    "line": {"color": color, "width": 1},
-                    "opacity": 0.3,
-                    "hoverinfo": "skip",
-                }
-            )
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": mode,
-                    "x": x,
-                    "y": average,
-                    "name": item,
-                    "legendgroup": item,
-                    "line": {"color": color, "width": 2.6, "shape": "spline", "smoothing": 0.6},
-                    "marker": {"size": 8},
-                    "customdata": daily,
-                    "hovertemplate": f"%{{fullData.name}}: {daily_value} · 7-day avg {value}<extra></extra>",
-                }
-            )
-            series += [daily, average]
     layout = _layout(
         title,
         subtitle,
@@ -315,6 +324,26 @@ def _date_range(period: tuple[date, date] | None) -> dict[str, Any]:
     return {"range": [f"{start - timedelta(days=1):%Y-%m-%d} 12:00", f"{end:%Y-%m-%d} 12:00"], "autorange": False}
 
 
+def _overall_line(
+    overall: float, first_item: list[str], spec: Metric, metric: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The selection's overall value: a dashed shape drawn under the bars (their labels stay
+    readable) and a data-less trace that gives it its legend entry."""
+    line = {"color": "rgba(226,232,240,0.7)", "width": 1.6, "dash": "dash"}
+    overall_text = f"{spec.prefix}{_d3_like(overall, metric)}{spec.suffix}"
+    legend = {
+        "type": "scatter",
+        "mode": "lines",
+        "x": first_item,
+        "y": [None],
+        "name": f"Whole selection: {overall_text}",
+        "line": line,
+        "hoverinfo": "skip",
+    }
+    shape = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": overall, "y1": overall}
+    return legend, {**shape, "layer": "below", "line": line}
+
+
 def comparison_figure(
     comparison: pd.DataFrame,
     metric: str,
@@ -323,7 +352,7 @@ def comparison_figure(
     overall: float | None,
     title: str,
     subtitle: str = "",
-) -> go.Figure:
+) -> FigureSpec:
     """One bar per item (already ordered, top-N cut done) and the selection's overall value."""
     spec = METRICS[metric]
     if comparison.empty:
@@ -332,56 +361,30 @@ def comparison_figure(
     colors = [series_color(item, rank, dimension) for rank, item in enumerate(items)]
     values = _values(comparison[metric], metric)
     value = f"{spec.prefix}%{{y:{spec.value_format}}}{spec.suffix}"
-    data: list[dict[str, Any]] = [
-        {
-            "type": "bar",
-            "x": items,
-            "y": values,
-            "name": spec.label,
-            "showlegend": False,
-            "marker": {"color": colors, "opacity": 0.85, "line": {"color": "rgba(255,255,255,0.35)", "width": 1}},
-            "customdata": comparison["txn_count"].astype("int64").tolist(),
-            "texttemplate": f"{spec.prefix}%{{y:{BAR_TEXT_FORMAT[metric]}}}{spec.suffix}",
-            "textposition": "auto",
-            "insidetextanchor": "end",
-            "textangle": 0,
-            "cliponaxis": False,
-            "insidetextfont": {"color": "#0b1020", "size": 12},
-            "outsidetextfont": {"color": TEXT, "size": 11},
-            "hovertemplate": f"<b>%{{x}}</b><br>%{{fullData.name}}: {value}<br>Transactions: %{{customdata:,}}<extra></extra>",
-        }
-    ]
+    bars = {
+        "type": "bar",
+        "x": items,
+        "y": values,
+        "name": spec.label,
+        "showlegend": False,
+        "marker": {"color": colors, "opacity": 0.85, "line": {"color": "rgba(255,255,255,0.35)", "width": 1}},
+        "customdata": comparison["txn_count"].astype("int64").tolist(),
+        "texttemplate": f"{spec.prefix}%{{y:{BAR_TEXT_FORMAT[metric]}}}{spec.suffix}",
+        "textposition": "auto",
+        "insidetextanchor": "end",
+        "textangle": 0,
+        "cliponaxis": False,
+        "insidetextfont": {"color": "#0b1020", "size": 12},
+        "outsidetextfont": {"color": TEXT, "size": 11},
+        "hovertemplate": f"<b>%{{x}}</b><br>%{{fullData.name}}: {value}<br>Transactions: %{{customdata:,}}<extra></extra>",
+    }
+    data: list[dict[str, Any]] = [bars]
     series = [values]
     shapes = []
     if overall is not None:
-        # The line is a shape drawn under the bars (their labels stay readable); a data-less trace
-        # gives it its legend entry.
-        line = {"color": "rgba(226,232,240,0.7)", "width": 1.6, "dash": "dash"}
-        overall_text = f"{spec.prefix}{_d3_like(overall, metric)}{spec.suffix}"
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": items[:1],
-                "y": [None],
-                "name": f"Whole selection: {overall_text}",
-                "line": line,
-                "hoverinfo": "skip",
-            }
-        )
-        shapes.append(
-            {
-                "type": "line",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "yref": "y",
-                "y0": overall,
-                "y1": overall,
-                "layer": "below",
-                "line": line,
-            }
-        )
+        legend, shape = _overall_line(overall, items[:1], spec, metric)
+        data.append(legend)
+        shapes.append(shape)
         series.append(np.array([overall]))
     layout = _layout(
         title,
@@ -402,7 +405,7 @@ def comparison_figure(
 
 def pass_rate_figure(
     pass_rate: pd.DataFrame, *, title: str = "Expectations passed per suite", period: tuple[date, date] | None = None
-) -> go.Figure:
+) -> FigureSpec:
     """Share of passed expectations per suite per validated day (columns of QualityReport.pass_rate)."""
     if pass_rate.empty:
         return empty_figure(title, "No quality history for this period", "It appears once validated loads run.")
@@ -431,6 +434,38 @@ def pass_rate_figure(
     return _figure(data, layout)
 
 
+def reasons_figure(
+    reasons: pd.DataFrame, *, title: str = "Quarantined rows by reason", period: tuple[date, date] | None = None
+) -> FigureSpec:
+    """One horizontal bar per reject reason over the period (columns reject_reason, row_count)."""
+    where = f" · {period[0]:%d %b %Y} – {period[1]:%d %b %Y}" if period else ""
+    if reasons.empty:
+        return empty_figure(title + where, "No quarantined rows in this period", "Rows a rule rejects appear here.")
+    ordered = reasons.sort_values(["row_count", "reject_reason"], ascending=[True, False])
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "x": ordered["row_count"].astype("int64").tolist(),
+            "y": ordered["reject_reason"].astype(str).tolist(),
+            "name": "Quarantined rows",
+            "marker": {"color": "rgba(251, 113, 133, 0.75)"},
+            "texttemplate": "%{x:,}",
+            "textposition": "auto",
+            "hovertemplate": "%{y}: %{x:,} rows<extra></extra>",
+        }
+    ]
+    layout = _layout(
+        title + where,
+        showlegend=False,
+        height=max(220, 120 + 34 * len(ordered)),
+        margin={"l": 12},
+        yaxis={"automargin": True, "type": "category", "tickfont": {"color": TEXT}},
+        xaxis={"tickformat": "~s", "rangemode": "tozero"},
+    )
+    return _figure(data, layout)
+
+
 # ---------------------------------------------------------------------------------------------
 # A whole view
 # ---------------------------------------------------------------------------------------------
@@ -440,11 +475,11 @@ TREND_METRICS: Final[tuple[str, ...]] = ("revenue", "failure_rate", "avg_process
 COMPARISON_METRICS: Final[tuple[str, ...]] = ("failure_rate", "avg_processing_s")
 
 
-def view_figures(view: DashboardView) -> dict[str, go.Figure]:
+def view_figures(view: DashboardView) -> dict[str, FigureSpec]:
     """The five charts of a view: trend_<metric> and compare_<metric>."""
     f = view.filters
     context = f"{_period(f)} · {f.describe()}"
-    figures: dict[str, go.Figure] = {}
+    figures: dict[str, FigureSpec] = {}
     for metric in TREND_METRICS:
         title = trend_title(metric, view.trend_dimension, len(view.trend_items), view.trend_item_count)
         note = METRICS[metric].note
@@ -487,6 +522,7 @@ __all__ = [
     "comparison_title",
     "empty_figure",
     "pass_rate_figure",
+    "reasons_figure",
     "trend_figure",
     "trend_title",
     "view_figures",

@@ -67,10 +67,61 @@ def _both(**values: str) -> dict[str, str]:
     return out
 
 
-def make_theme() -> gr.themes.Base:
+def _colors() -> dict[str, str]:
+    """The theme's colours (the same in light and dark mode: the page is always dark)."""
     glass = "rgba(255, 255, 255, 0.055)"
     glass_border = "rgba(255, 255, 255, 0.13)"
     field = "rgba(8, 13, 30, 0.55)"
+    return _both(
+        body_background_fill="#070b1a",
+        body_text_color=TEXT,
+        body_text_color_subdued=TEXT_MUTED,
+        background_fill_primary="#0d1428",
+        background_fill_secondary="rgba(15, 23, 42, 0.72)",
+        border_color_primary=glass_border,
+        border_color_accent="rgba(56, 189, 248, 0.5)",
+        color_accent_soft="rgba(56, 189, 248, 0.16)",
+        block_background_fill=glass,
+        block_border_color=glass_border,
+        block_label_background_fill="transparent",
+        block_label_text_color=TEXT_MUTED,
+        block_title_text_color=TEXT_MUTED,
+        block_info_text_color=TEXT_MUTED,
+        panel_background_fill="transparent",
+        panel_border_color=glass_border,
+        input_background_fill=field,
+        input_background_fill_focus="rgba(8, 13, 30, 0.75)",
+        input_background_fill_hover="rgba(8, 13, 30, 0.7)",
+        input_border_color="rgba(255, 255, 255, 0.14)",
+        input_border_color_focus="rgba(56, 189, 248, 0.65)",
+        input_border_color_hover="rgba(255, 255, 255, 0.24)",
+        input_placeholder_color="#64748b",
+        button_secondary_background_fill="rgba(255, 255, 255, 0.08)",
+        button_secondary_background_fill_hover="rgba(255, 255, 255, 0.14)",
+        button_secondary_border_color=glass_border,
+        button_secondary_text_color=TEXT,
+        button_primary_background_fill="linear-gradient(135deg, #38bdf8, #818cf8)",
+        button_primary_background_fill_hover="linear-gradient(135deg, #7dd3fc, #a5b4fc)",
+        button_primary_text_color="#06101f",
+        table_even_background_fill="rgba(255, 255, 255, 0.03)",
+        table_odd_background_fill="rgba(255, 255, 255, 0.0)",
+        table_border_color=glass_border,
+        table_text_color=TEXT,
+        link_text_color="#7dd3fc",
+        link_text_color_hover="#bae6fd",
+        link_text_color_visited="#7dd3fc",
+        link_text_color_active="#bae6fd",
+        loader_color="#38bdf8",
+        checkbox_label_background_fill="rgba(255, 255, 255, 0.06)",
+        checkbox_label_background_fill_selected="rgba(56, 189, 248, 0.22)",
+        checkbox_label_text_color=TEXT,
+        checkbox_label_text_color_selected=TEXT,
+        error_background_fill="rgba(251, 113, 133, 0.12)",
+        code_background_fill="rgba(255, 255, 255, 0.06)",
+    )
+
+
+def make_theme() -> gr.themes.Base:
     theme = gr.themes.Base(
         primary_hue=gr.themes.colors.sky,
         secondary_hue=gr.themes.colors.violet,
@@ -80,53 +131,7 @@ def make_theme() -> gr.themes.Base:
         font_mono=MONO_STACK,
     )
     return theme.set(
-        **_both(
-            body_background_fill="#070b1a",
-            body_text_color=TEXT,
-            body_text_color_subdued=TEXT_MUTED,
-            background_fill_primary="#0d1428",
-            background_fill_secondary="rgba(15, 23, 42, 0.72)",
-            border_color_primary=glass_border,
-            border_color_accent="rgba(56, 189, 248, 0.5)",
-            color_accent_soft="rgba(56, 189, 248, 0.16)",
-            block_background_fill=glass,
-            block_border_color=glass_border,
-            block_label_background_fill="transparent",
-            block_label_text_color=TEXT_MUTED,
-            block_title_text_color=TEXT_MUTED,
-            block_info_text_color=TEXT_MUTED,
-            panel_background_fill="transparent",
-            panel_border_color=glass_border,
-            input_background_fill=field,
-            input_background_fill_focus="rgba(8, 13, 30, 0.75)",
-            input_background_fill_hover="rgba(8, 13, 30, 0.7)",
-            input_border_color="rgba(255, 255, 255, 0.14)",
-            input_border_color_focus="rgba(56, 189, 248, 0.65)",
-            input_border_color_hover="rgba(255, 255, 255, 0.24)",
-            input_placeholder_color="#64748b",
-            button_secondary_background_fill="rgba(255, 255, 255, 0.08)",
-            button_secondary_background_fill_hover="rgba(255, 255, 255, 0.14)",
-            button_secondary_border_color=glass_border,
-            button_secondary_text_color=TEXT,
-            button_primary_background_fill="linear-gradient(135deg, #38bdf8, #818cf8)",
-            button_primary_background_fill_hover="linear-gradient(135deg, #7dd3fc, #a5b4fc)",
-            button_primary_text_color="#06101f",
-            table_even_background_fill="rgba(255, 255, 255, 0.03)",
-            table_odd_background_fill="rgba(255, 255, 255, 0.0)",
-            table_border_color=glass_border,
-            table_text_color=TEXT,
-            link_text_color="#7dd3fc",
-            link_text_color_hover="#bae6fd",
-            link_text_color_visited="#7dd3fc",
-            link_text_color_active="#bae6fd",
-            loader_color="#38bdf8",
-            checkbox_label_background_fill="rgba(255, 255, 255, 0.06)",
-            checkbox_label_background_fill_selected="rgba(56, 189, 248, 0.22)",
-            checkbox_label_text_color=TEXT,
-            checkbox_label_text_color_selected=TEXT,
-            error_background_fill="rgba(251, 113, 133, 0.12)",
-            code_background_fill="rgba(255, 255, 255, 0.06)",
-        ),
+        **_colors(),
         block_radius="18px",
         block_border_width="1px",
         block_shadow="0 10px 36px rgba(0, 0, 0, 0.35)",
@@ -143,8 +148,10 @@ CSS: Final[str] = """
 /* (page background and paddings are in HEAD: Gradio scopes this sheet under .gradio-container) */
 
 /* glass surfaces. Only on elements without pop-ups inside: a backdrop-filter makes an element the
-   containing block of its position:fixed descendants, which would misplace dropdown menus. */
-.kpi-card, .bap-header, .bap-pill, .bap-chart {
+   containing block of its position:fixed descendants, which would misplace dropdown menus. Not on
+   the charts: a blur under five large charts is repainted with every redraw (slow first paint
+   without a GPU) and barely shows over the plain background. */
+.kpi-card, .bap-header, .bap-pill {
   -webkit-backdrop-filter: blur(18px) saturate(150%);
   backdrop-filter: blur(18px) saturate(150%);
 }

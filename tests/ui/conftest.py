@@ -15,13 +15,17 @@ The rollups are filled by the load step's own SQL (rollup_city.sql, then rollup_
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import plotly.graph_objects as go
 import pytest
 import sqlalchemy as sa
 
+from flows.dates import date_key
 from flows.warehouse.connection import make_engine
 from flows.warehouse.migrate import apply_migrations
 from flows.warehouse.sql import sql
@@ -64,8 +68,12 @@ def facts_of_day(d: int) -> list[Fact]:
     return out
 
 
-def date_key(day: date) -> int:
-    return int(day.strftime("%Y%m%d"))
+def figure(spec: Any) -> go.Figure:
+    """A chart as a validated Plotly Figure: from a figure spec (ui.charts) or from the PlotData
+    payload an event returns (ui.app). Raises on any invalid property."""
+    if hasattr(spec, "plot"):
+        spec = json.loads(spec.plot)
+    return go.Figure(spec)
 
 
 def add_day(conn: sa.Connection, day: date, facts: list[Fact], *, loaded_at: datetime | None = None) -> None:

@@ -6,6 +6,7 @@ import base64
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from flows.settings import Settings
+from tests.ui.conftest import figure
 from ui.app import (
     OUTPUT_NAMES,
     QUALITY_OUTPUT_NAMES,
@@ -81,8 +83,8 @@ def test_page_load_follows_the_preset_to_the_last_loaded_day(dashboard: Dashboar
     assert out(result, "region")["choices"] == [ALL, "South", "West"]
     assert out(result, "channel")["choices"] == [ALL, "Credit Card", "Debit Card", "UPI", "Net Banking"]
     assert "Data as of <b>10 Jan 2024</b>" in out(result, "header")
-    assert out(result, "trend_revenue").layout.title.text.startswith("Revenue per day by channel")
-    assert len(out(result, "daily_table")) == 10
+    assert figure(out(result, "trend_revenue")).layout.title.text.startswith("Revenue per day by channel")
+    assert len(out(result, "daily_table")["value"]["data"]) == 10 and out(result, "daily_note") == ""
     assert Path(out(result, "csv")["value"]).read_text().startswith("date,transactions,failed")
 
 
@@ -91,8 +93,8 @@ def test_changing_the_channel_changes_kpis_and_charts(dashboard: Dashboard) -> N
     after = dashboard.on_filters("Custom", "2024-01-06", "2024-01-10", ALL, ALL, ALL, "UPI", ALL)
     assert 'data-kpi="txn_count" data-value="21"' in out(before, "kpis")
     assert 'data-kpi="txn_count" data-value="6"' in out(after, "kpis")
-    assert out(after, "compare_failure_rate").layout.title.text.startswith("Failure rate by region · UPI")
-    assert out(after, "trend_failure_rate").layout.title.text.startswith("Failure rate per day by region")
+    assert figure(out(after, "compare_failure_rate")).layout.title.text.startswith("Failure rate by region · UPI")
+    assert figure(out(after, "trend_failure_rate")).layout.title.text.startswith("Failure rate per day by region")
     assert out(after, "preset")["value"] == "Custom"  # 6-10 January is no preset's period
 
 
@@ -112,7 +114,7 @@ def test_a_selection_without_rows_shows_the_no_data_state(dashboard: Dashboard) 
     result = dashboard.on_filters("Custom", "2024-01-06", "2024-01-10", "South", ALL, ALL, "Debit Card", ALL)
     assert 'data-empty="true"' in out(result, "kpis")
     for name in ("trend_revenue", "compare_failure_rate"):
-        assert "No data for this selection" in out(result, name).layout.annotations[0].text
+        assert "No data for this selection" in figure(out(result, name)).layout.annotations[0].text
     assert out(result, "csv")["value"] is None and out(result, "csv")["interactive"] is False
 
 
@@ -153,7 +155,7 @@ def test_quality_tab_without_history_says_so(dashboard: Dashboard) -> None:
     result = dashboard.on_quality("Last 30 days", "2023-12-12", "2024-01-10", None)
     assert len(result) == len(QUALITY_OUTPUT_NAMES)
     assert "No quality history yet" in result[0]
-    assert "No quality history" in result[1].layout.annotations[0].text
+    assert "No quality history" in figure(result[1]).layout.annotations[0].text
 
 
 # --- the served app: API, login, /data-docs/ ----------------------------------------------------------
@@ -331,7 +333,7 @@ def test_an_empty_warehouse_shows_an_empty_dashboard(engine: sa.Engine, warehous
     result = dash.on_load("Last 30 days", None, None, ALL, ALL, ALL, ALL, ALL)
     assert 'data-empty="true"' in out(result, "kpis")
     assert "No day loaded yet" in out(result, "header")
-    assert "No data for this selection" in out(result, "trend_revenue").layout.annotations[0].text
+    assert "No data for this selection" in figure(out(result, "trend_revenue")).layout.annotations[0].text
     assert "No quality history yet" in dash.on_quality("Last 30 days", None, None, None)[0]
     access.engine.dispose()
 
@@ -342,7 +344,7 @@ def test_auto_refresh_ticks_every_refresh_period(dashboard: Dashboard) -> None:
     blocks = build_app(dashboard.queries, refresh_s=42)
     timers = [b for b in blocks.blocks.values() if isinstance(b, gr.Timer)]
     assert [t.value for t in timers] == [42]
-    assert dashboard.queries.cache.ttl_s == 600  # the cache TTL comes from the same setting in serve()
+    assert dashboard.queries.ttl_s == 600  # the cache TTL comes from the same setting in serve()
 
 
 def test_an_unreachable_warehouse_is_one_clear_message(dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -354,3 +356,92 @@ def test_an_unreachable_warehouse_is_one_clear_message(dashboard: Dashboard, mon
     monkeypatch.setattr(dashboard.queries, "view", down)
     with pytest.raises(gr.Error, match="cannot be reached"):
         dashboard.on_filters("Custom", "2024-01-01", "2024-01-02", ALL, ALL, ALL, "Debit Card", ALL)
+
+
+# --- empty tables are said in words -------------------------------------------------------------------
+
+
+def test_an_empty_table_says_so_in_words_never_with_placeholder_headers(dashboard: Dashboard) -> None:
+    result = dashboard.on_filters("Custom", "2024-01-06", "2024-01-10", "South", ALL, ALL, "Debit Card", ALL)
+    assert out(result, "daily_table")["visible"] is False
+    assert "No days with data in this selection." in out(result, "daily_note")
+    quality = dict(
+        zip(QUALITY_OUTPUT_NAMES, dashboard.on_quality("Custom", "2024-01-01", "2024-01-10", None), strict=True)
+    )
+    for name in ("failures", "quarantine_reasons", "quarantine_rows"):
+        assert quality[name]["visible"] is False, name
+    assert "No failed expectations recorded." in quality["failures_note"]
+    assert "No quarantined rows recorded." in quality["quarantine_note"]
+    assert quality["quarantine_day"]["visible"] is False
+
+
+# --- the render cache shared by every session -----------------------------------------------------------
+
+
+def test_a_second_identical_view_from_another_session_is_served_from_the_render_cache(
+    warehouse_url: str, tmp_path: Path, docs_dir: Path
+) -> None:
+    from gradio_client import Client
+
+    from tests.ui.conftest import build_small_warehouse
+
+    build_small_warehouse(warehouse_url)
+    args = ("Last 30 days", "2023-12-12", "2024-01-10", "West", ALL, ALL, ALL, ALL)
+    with serve(_settings(warehouse_url, tmp_path), port=0, data_docs_dir=docs_dir, block=False) as server:
+        dash = server.blocks.dashboard  # type: ignore[attr-defined]
+        first = Client(server.url + "/", verbose=False).predict(*args, api_name="/filters")
+        views, hits = server.queries.misses, dash.render_hits
+        second = Client(server.url + "/", verbose=False).predict(*args, api_name="/filters")  # another session
+        assert dash.render_hits == hits + 1  # rendered once, served twice
+        assert server.queries.misses == views  # not even the view's data was looked up again
+        assert second[OUTPUT_NAMES.index("kpis")] == first[OUTPUT_NAMES.index("kpis")]
+        other = ("Last 30 days", "2023-12-12", "2024-01-10", "South", ALL, ALL, ALL, ALL)
+        Client(server.url + "/", verbose=False).predict(*other, api_name="/filters")
+        assert dash.render_misses == 2  # a different selection is a different view
+
+
+def test_the_render_cache_drops_when_a_load_lands(warehouse_url: str) -> None:
+    from tests.ui.conftest import Fact, add_day, build_small_warehouse
+
+    build_small_warehouse(warehouse_url)
+    access = open_reader(warehouse_url)
+    dash = build_app(DashboardQueries(access.engine, version_check_s=0)).dashboard  # type: ignore[attr-defined]
+    args = ("Custom", "2024-01-01", "2024-01-11", ALL, ALL, ALL, ALL, ALL)
+    first, again = dash.on_filters(*args), dash.on_filters(*args)
+    assert 'data-kpi="txn_count" data-value="36"' in out(first, "kpis")
+    assert out(again, "kpis") == out(first, "kpis")
+    assert (dash.render_misses, dash.render_hits) == (1, 1)
+    assert out(again, "trend_revenue") is out(first, "trend_revenue")  # serialised once, sent twice
+    writer = sa.create_engine(warehouse_url, poolclass=sa.pool.NullPool)
+    with writer.begin() as conn:  # the pipeline loads 11 January
+        add_day(conn, date(2024, 1, 11), [Fact("T9", "UPI", 1, 1, "SUCCESS", 10.0, 0.05, 1.0)])
+    writer.dispose()
+    assert 'data-kpi="txn_count" data-value="37"' in out(dash.on_filters(*args), "kpis")
+    assert dash.render_misses == 2 and len(dash.rendered) == 1  # the old data's renders are gone
+    access.engine.dispose()
+
+
+# --- the dashboard reads and never writes ----------------------------------------------------------------
+
+
+def test_an_uninitialised_warehouse_is_said_and_left_untouched(warehouse_url: str, tmp_path: Path) -> None:
+    with serve(_settings(warehouse_url, tmp_path), port=0, block=False) as server:
+        dash = server.blocks.dashboard  # type: ignore[attr-defined]
+        result = dash.on_load("Last 30 days", None, None, ALL, ALL, ALL, ALL, ALL)
+        assert "bap warehouse init" in out(result, "header")
+        assert 'data-empty="true"' in out(result, "kpis")
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            assert client.get("/config").status_code == 200
+    engine = sa.create_engine(warehouse_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        tables = conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").scalar()
+    engine.dispose()
+    assert tables == 0  # no migration ran: only the pipeline and `bap warehouse init` create the schema
+
+
+def test_a_closed_daily_table_is_not_sent_with_each_change(dashboard: Dashboard) -> None:
+    args = ("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, ALL, ALL)
+    closed = dashboard.on_filters(*args, False)
+    assert out(closed, "daily_table") == {"__type__": "update"} == out(closed, "daily_note")  # left as is
+    table, note, is_open = dashboard.on_daily(*args, False)
+    assert len(table["value"]["data"]) == 10 and note == "" and is_open is True

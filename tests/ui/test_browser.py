@@ -166,6 +166,11 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     assert len(lines) == 1 + 30
     assert sum(int(line.split(",")[1]) for line in lines[1:]) == upi["txn_count"]
 
+    # The daily table's rows come when it is opened (a closed table is not sent with each change).
+    page.locator("#bap-daily").get_by_text("Daily table").click()
+    page.wait_for_selector("#bap-daily table")
+    assert "Transactions" in page.text_content("#bap-daily table")
+
     # The cascade narrows: a region's states, a state's cities; a new region resets the state.
     geo = expected["geo"]
     choose(page, "f-region", "South")
@@ -197,6 +202,13 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     page.get_by_role("tab", name="Quality").click()
     page.wait_for_selector("#chart-pass-rate .gtitle")
     assert "Expectations passed per suite" in chart_title(page, "chart-pass-rate")
+    page.wait_for_selector("#chart-quarantine-reasons .gtitle")
+    assert "Quarantined rows by reason" in chart_title(page, "chart-quarantine-reasons")
+    assert page.locator("#chart-quarantine-reasons .bars path").count() > 0  # one bar per reason
+    page.wait_for_selector("#q-failures table")
+    headers = page.eval_on_selector_all("#q-failures th", "els => els.map(e => e.textContent.trim())")
+    assert any("Expectation" in h for h in headers) and not {"1", "2", "3"} & set(headers)
+    page.wait_for_selector("#q-reasons table")
     page.wait_for_timeout(600)
     page.screenshot(path=str(ARTIFACTS / "dashboard-quality.png"), full_page=True)
     assert not errors, errors

@@ -7,8 +7,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from tests.ui.conftest import figure
 from ui import cards, charts
-from ui.queries import Filters, build_view
+from ui.view import Filters, build_view
 
 JAN = lambda d: date(2024, 1, d)  # noqa: E731
 
@@ -44,8 +45,10 @@ def _legend_is_horizontal_and_inside(fig) -> None:
 
 def test_trend_figure_breaks_down_by_item_with_named_series() -> None:
     items = ["UPI", "Credit Card"]
-    fig = charts.trend_figure(
-        _trend(items), "revenue", dimension="channel", items=items, title="Revenue per day by channel"
+    fig = figure(
+        charts.trend_figure(
+            _trend(items), "revenue", dimension="channel", items=items, title="Revenue per day by channel"
+        )
     )
     names = [t.name for t in fig.data]
     assert names == ["UPI · daily", "UPI", "Credit Card · daily", "Credit Card"]
@@ -61,7 +64,7 @@ def test_trend_figure_breaks_down_by_item_with_named_series() -> None:
 
 
 def test_trend_figure_without_breakdown_shows_daily_bars_and_the_average() -> None:
-    fig = charts.trend_figure(_trend(["All"]), "failure_rate", dimension=None, items=["All"])
+    fig = figure(charts.trend_figure(_trend(["All"]), "failure_rate", dimension=None, items=["All"]))
     assert [t.type for t in fig.data] == ["bar", "scatter"]
     assert [t.name for t in fig.data] == ["Daily failure rate", "7-day average"]
     assert fig.layout.title.text == "Failure rate per day"
@@ -78,8 +81,10 @@ def test_comparison_figure_has_bars_in_order_and_the_selection_line() -> None:
             "avg_processing_s": [0.9, 3.1],
         }
     )
-    fig = charts.comparison_figure(
-        comparison, "failure_rate", dimension="channel", overall=0.062, title="Failure rate by channel"
+    fig = figure(
+        charts.comparison_figure(
+            comparison, "failure_rate", dimension="channel", overall=0.062, title="Failure rate by channel"
+        )
     )
     bar, line = fig.data
     assert list(bar.x) == ["UPI", "Net Banking"] and list(bar.y) == [0.05, 0.08]
@@ -95,7 +100,7 @@ def test_comparison_figure_has_bars_in_order_and_the_selection_line() -> None:
         ("revenue", None, 1, 1, "Revenue per day"),
         ("revenue", "channel", 4, 4, "Revenue per day by channel"),
         ("failure_rate", "city", 4, 9, "Failure rate per day by city · top 4 of 9"),
-        ("avg_processing_s", "segment", 3, 3, "Avg processing time per day by customer segment"),
+        ("avg_processing_s", "segment", 3, 3, "Avg processing time per day by segment at transaction time"),
     ],
 )
 def test_trend_titles(metric: str, dimension: str | None, shown: int, total: int, title: str) -> None:
@@ -116,7 +121,13 @@ def test_trend_titles(metric: str, dimension: str | None, shown: int, total: int
             9,
             "Failure rate by city in Maharashtra · SME · top 6 of 9",
         ),
-        ({"city": "Pune", "channel": "UPI"}, "segment", 4, 4, "Failure rate by customer segment in Pune · UPI"),
+        (
+            {"city": "Pune", "channel": "UPI"},
+            "segment",
+            4,
+            4,
+            "Failure rate by segment at transaction time in Pune · UPI",
+        ),
     ],
 )
 def test_comparison_titles_adapt_to_the_selection(
@@ -128,7 +139,7 @@ def test_comparison_titles_adapt_to_the_selection(
 
 def test_an_empty_view_gives_no_data_figures_not_errors() -> None:
     view = build_view(Filters(JAN(1), JAN(7), channel="Cheque"), [], [], source="agg_daily_region")
-    figures = charts.view_figures(view)
+    figures = {k: figure(v) for k, v in charts.view_figures(view).items()}
     assert set(figures) == {
         "trend_revenue",
         "trend_failure_rate",
@@ -152,7 +163,7 @@ def test_view_figures_use_the_views_dimensions() -> None:
         [("UPI", 40, 4, 200.0, 48.0), ("Debit Card", 40, 4, 200.0, 48.0)],
         source="agg_daily_region",
     )
-    figures = charts.view_figures(view)
+    figures = {k: figure(v) for k, v in charts.view_figures(view).items()}
     assert figures["trend_revenue"].layout.title.text.startswith("Revenue per day by channel")
     assert {t.name for t in figures["trend_revenue"].data if t.showlegend is not False} == {"UPI", "Debit Card"}
     assert figures["compare_avg_processing_s"].layout.title.text.startswith("Avg processing time by channel")
@@ -168,12 +179,12 @@ def test_pass_rate_figure_has_one_series_per_suite() -> None:
             "pass_rate": [1.0, 0.75, 1.0, 1.0],
         }
     )
-    fig = charts.pass_rate_figure(df)
+    fig = figure(charts.pass_rate_figure(df))
     assert [t.name for t in fig.data] == ["processed", "raw"]
     assert all("%{fullData.name}" in t.hovertemplate for t in fig.data)
     _legend_is_horizontal_and_inside(fig)
     assert charts.NO_DATA not in str(fig.layout.annotations)
-    assert "No quality history" in charts.pass_rate_figure(df.iloc[0:0]).layout.annotations[0].text
+    assert "No quality history" in figure(charts.pass_rate_figure(df.iloc[0:0])).layout.annotations[0].text
 
 
 @pytest.mark.parametrize(
@@ -207,7 +218,7 @@ def test_kpi_cards_carry_raw_values_and_colour_changes_by_meaning() -> None:
 
 
 def test_header_escapes_what_the_warehouse_says() -> None:
-    from ui.queries import Freshness
+    from ui.view import Freshness
 
     fresh = Freshness(
         last_loaded_day=JAN(9),
@@ -223,8 +234,6 @@ def test_header_escapes_what_the_warehouse_says() -> None:
 
 def test_every_figure_is_a_valid_plotly_figure() -> None:
     """The figures skip Plotly's validation for speed: validate every kind here once."""
-    import plotly.graph_objects as go
-
     rows = [(20240100 + d, ch, 10, 1, 50.0, 12.0) for d in range(1, 8) for ch in ("UPI", "Debit Card")]
     view = build_view(Filters(JAN(4), JAN(7)), rows, [("UPI", 40, 4, 200.0, 48.0)], source="agg_daily_region")
     total = build_view(
@@ -241,7 +250,21 @@ def test_every_figure_is_a_valid_plotly_figure() -> None:
         *charts.view_figures(total).values(),
         charts.pass_rate_figure(quality),
         charts.empty_figure("Nothing"),
+        charts.reasons_figure(pd.DataFrame({"reject_reason": ["bad amount"], "row_count": [3]})),
     ]
-    for fig in figures:
-        go.Figure(fig.to_dict())  # raises on any invalid property
-    assert list(figures[0].data[1].x) == ["2024-01-04", "2024-01-05", "2024-01-06", "2024-01-07"]
+    validated = [figure(fig) for fig in figures]  # raises on any invalid property
+    assert list(validated[0].data[1].x) == ["2024-01-04", "2024-01-05", "2024-01-06", "2024-01-07"]
+
+
+def test_figures_are_plain_plotly_json_serialised_once_for_the_wire() -> None:
+    """No go.Figure (whose per-property validation costs ~50 ms a figure) on the request path: a
+    chart is a plain spec, and the payload gr.Plot sends is made from it directly."""
+    from gradio.components.plot import PlotData
+
+    from ui.app import plot
+
+    spec = charts.empty_figure("Nothing")
+    assert type(spec) is dict and set(spec) == {"data", "layout"}
+    payload = plot(spec)
+    assert isinstance(payload, PlotData) and payload.type == "plotly"
+    assert figure(payload).layout.title.text == "Nothing"

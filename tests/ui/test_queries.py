@@ -12,17 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from tests.ui.conftest import Fact, add_day
-from ui.queries import (
+from ui.queries import DashboardQueries, open_reader
+from ui.view import (
     City,
-    DashboardQueries,
     Filters,
     Geography,
-    TTLCache,
     build_view,
     cascade,
     comparison_dimension,
     export_frame,
-    open_reader,
     trend_dimension,
     uses_fine_rollup,
 )
@@ -295,18 +293,6 @@ def test_quality_tab_without_history_degrades_gracefully(queries: DashboardQueri
     assert "No quality history" in report.message
 
 
-def test_ttl_cache_expires() -> None:
-    now = [0.0]
-    cache = TTLCache(10, clock=lambda: now[0])
-    calls = []
-    compute = lambda: calls.append(1) or len(calls)  # noqa: E731
-    assert cache.get_or_compute("k", compute) == 1
-    now[0] = 9.9
-    assert cache.get_or_compute("k", compute) == 1
-    now[0] = 10.0
-    assert cache.get_or_compute("k", compute) == 2
-
-
 def test_results_are_cached_until_a_new_load_lands(warehouse_url: str) -> None:
     from tests.ui.conftest import build_small_warehouse
 
@@ -315,9 +301,9 @@ def test_results_are_cached_until_a_new_load_lands(warehouse_url: str) -> None:
     q = DashboardQueries(access.engine, ttl_s=3600, version_check_s=0)
     f = Filters(JAN(1), JAN(11))
     assert q.view(f).kpis.current.txn_count == 36
-    misses = q.cache.misses
+    misses = q.misses
     assert q.view(f).kpis.current.txn_count == 36
-    assert q.cache.misses == misses  # served from the cache
+    assert q.misses == misses  # served from the cache
     writer = sa.create_engine(warehouse_url, poolclass=sa.pool.NullPool)
     with writer.begin() as conn:  # the pipeline loads 11 January
         add_day(
