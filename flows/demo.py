@@ -16,16 +16,13 @@ the demo's runs (unless BAP_DEFECT_RATE is set) and to 0 for the clean re-send.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
 from flows.errors import BapError
 from flows.generate import days_between
-from flows.settings import Settings, get_settings
+from flows.settings import Settings, get_settings, overridden
 
 DEMO_DEFECT_RATE: Final = 0.02  # ~1.5 % of a day's rows quarantined, under the 5 % gate
 BLOCKING_SCENARIO: Final = "status-drift"  # an upstream system renames statuses: the raw suite blocks the day
@@ -81,23 +78,6 @@ def plan_scenarios(days: list[date], every: int = SCENARIO_EVERY_DAYS) -> dict[d
     return {day: SCENARIO_CYCLE[i % len(SCENARIO_CYCLE)] for i, day in enumerate(picked)}
 
 
-@contextmanager
-def defect_rate(rate: float | None) -> Iterator[Settings]:
-    """The settings of the runs inside: BAP_DEFECT_RATE = `rate` (None: as the environment says)."""
-    before = os.environ.get("BAP_DEFECT_RATE")
-    if rate is not None:
-        os.environ["BAP_DEFECT_RATE"] = str(rate)
-    get_settings.cache_clear()
-    try:
-        yield get_settings()
-    finally:
-        if before is None:
-            os.environ.pop("BAP_DEFECT_RATE", None)
-        else:
-            os.environ["BAP_DEFECT_RATE"] = before
-        get_settings.cache_clear()
-
-
 def _describe(state: Any) -> str:
     """One line of a daily run's final state: loaded (with its warnings) or why it was not."""
     if state.is_completed():
@@ -122,8 +102,8 @@ def run_demo(first: date, last: date, *, rate: float = DEMO_DEFECT_RATE, concurr
 
     days = days_between(first, last)
     scenarios = plan_scenarios(days)
-    explicit = os.environ.get("BAP_DEFECT_RATE")
-    with defect_rate(None if explicit else rate) as settings:
+    explicit = "defect_rate" in get_settings().model_fields_set  # BAP_DEFECT_RATE given: it wins
+    with overridden(**({} if explicit else {"defect_rate": rate})) as settings:
         plain = [day for day in days if day not in scenarios]
         if plain:  # a failed day is not fatal here: it is re-run clean below
             backfill_pipeline(
@@ -134,7 +114,7 @@ def run_demo(first: date, last: date, *, rate: float = DEMO_DEFECT_RATE, concurr
             for day, name in scenarios.items()
         ]
     blocked = not_loaded(settings, first, last)
-    with defect_rate(0.0):  # the corrected re-send
+    with overridden(defect_rate=0.0):  # the corrected re-send
         for day in blocked:
             daily_pipeline(run_date=day, regenerate=True, return_state=True)
     missing = not_loaded(settings, first, last)

@@ -6,6 +6,9 @@ change the environment first. Every field is documented in the README (a test ke
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -158,3 +161,23 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; `get_settings.cache_clear()` re-reads the environment."""
     return Settings()
+
+
+@contextmanager
+def overridden(**values: object) -> Iterator[Settings]:
+    """The settings with `values` in force for this process and the runs it starts in it (their
+    tasks read `get_settings()`), through the environment like any other setting; restored after."""
+    names = {field: f"BAP_{field.upper()}" for field in values}
+    before = {name: os.environ.get(name) for name in names.values()}
+    for field, value in values.items():
+        os.environ[names[field]] = str(value)
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
