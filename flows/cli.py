@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 import click
 import typer
@@ -35,6 +35,10 @@ server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server ba
 app.add_typer(server_app, name="server")
 
 
+@overload
+def _day(value: str, name: str) -> date: ...
+@overload
+def _day(value: str | None, name: str) -> date | None: ...
 def _day(value: str | None, name: str) -> date | None:
     if value is None:
         return None

@@ -63,6 +63,7 @@ def prefect_server(settings: Settings, *args: str) -> subprocess.CompletedProces
     """`prefect server <args>` with the server's PREFECT_HOME, in a session of its own (a Ctrl-C spares it)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE")}
     env.update(PREFECT_HOME=str(server_home(settings)), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(PREFECT_CLI_WRAP_LINES="false", PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false")
     argv = [sys.executable, "-m", "prefect", "server", *args]
     return subprocess.run(argv, env=env, capture_output=True, text=True, start_new_session=True, timeout=120)
 
@@ -88,7 +89,8 @@ def ensure_local_server(settings: Settings, *, timeout_s: float = 120.0, echo: C
             (server_home(settings) / "server.pid").unlink(missing_ok=True)  # stale: Prefect would refuse to start
             done = prefect_server(settings, "start", "--background", "--host", "127.0.0.1", "--port", port)
             if done.returncode != 0:
-                raise BapError(f"`prefect server start` failed: {(done.stdout + done.stderr).strip().splitlines()[-1]}")
+                reason = (done.stdout + done.stderr).strip().splitlines()[-1]
+                raise BapError(f"`prefect server start` failed: {reason} (bap's port is BAP_PREFECT_PORT)")
             echo(f"Starting the local Prefect server at {url.removesuffix('/api')} (first start takes ~15 s) ...")
         deadline = time.monotonic() + timeout_s
         try:

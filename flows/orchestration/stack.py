@@ -51,12 +51,12 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(argv: list[str], env: dict[str, str], log: Path, cwd: Path = REPO_DIR) -> subprocess.Popen[bytes]:
     """`argv` in a session of its own, its output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
-            argv, env=env, cwd=REPO_DIR, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
         )
 
 
@@ -139,7 +139,7 @@ def _start_workers(
         argv = [sys.executable, "-m", "prefect", "worker", "start", "--type", "process", "--pool", pool, "--name", name]
         workers.append(worker := spawn(argv, env, log))
         if not prefect_api.wait_for_worker(
-            api_url, pool, name, since=since, timeout_s=90, alive=lambda w=worker: w.poll() is None
+            api_url, pool, name, since=since, timeout_s=90, alive=lambda: worker.poll() is None
         ):
             raise BapError(f"the worker for {pool!r} did not come up; see {log}:\n{tail(log)}")
         urls[f"Work pool {pool}"] = f"worker {name}, log {log}"

