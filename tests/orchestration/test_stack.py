@@ -103,8 +103,8 @@ def _env(tmp_path: Path, warehouse_url: str | None, **extra: str) -> dict[str, s
         BAP_DASHBOARD_PORT=str(free_port()),
         PREFECT_HOME=str(tmp_path / "client-home"),
         PREFECT_WORKER_QUERY_SECONDS="1",
-        **extra,
     )
+    env.update(extra)
     if warehouse_url:
         env["BAP_WAREHOUSE_URL"] = warehouse_url
     return env
