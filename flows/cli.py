@@ -276,6 +276,7 @@ def _served_dashboard(settings: Settings) -> Iterator[str]:
 
     with serve(settings, block=False) as handle:
         yield handle.url
+    typer.echo("Stopped the dashboard.")
 
 
 @app.command()

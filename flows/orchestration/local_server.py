@@ -85,26 +85,30 @@ def ensure_local_server(settings: Settings, *, timeout_s: float = 120.0, echo: C
     server_home(settings).mkdir(parents=True, exist_ok=True)
     with FileLock(str(server_home(settings) / "server.lock"), timeout=timeout_s + 30):  # two commands, one server
         started = not is_healthy(url) and server_process(settings) is None
-        if started:
-            (server_home(settings) / "server.pid").unlink(missing_ok=True)  # stale: Prefect would refuse to start
-            done = prefect_server(settings, "start", "--background", "--host", "127.0.0.1", "--port", port)
-            if done.returncode != 0:
-                reason = (done.stdout + done.stderr).strip().splitlines()[-1]
-                raise BapError(f"`prefect server start` failed: {reason} (bap's port is BAP_PREFECT_PORT)")
-            echo(f"Starting the local Prefect server at {url.removesuffix('/api')} (first start takes ~15 s) ...")
-        deadline = time.monotonic() + timeout_s
-        try:
-            while not is_healthy(url, timeout_s=1.0):
-                if server_process(settings) is None or time.monotonic() > deadline:
-                    raise BapError(
-                        f"the local Prefect server did not come up; `PREFECT_HOME={server_home(settings)} prefect "
-                        f"server start --port {port}` shows why"
-                    )
-                time.sleep(0.25)
-        except BaseException:  # Ctrl-C included: a server half started is not left behind
+        try:  # Ctrl-C included: a server half started is not left behind
+            if started:
+                (server_home(settings) / "server.pid").unlink(missing_ok=True)  # stale: Prefect would refuse
+                done = prefect_server(settings, "start", "--background", "--host", "127.0.0.1", "--port", port)
+                if done.returncode != 0:
+                    reason = (done.stdout + done.stderr).strip().splitlines()[-1]
+                    raise BapError(f"`prefect server start` failed: {reason} (bap's port is BAP_PREFECT_PORT)")
+                echo(f"Starting the local Prefect server at {url.removesuffix('/api')} (first start takes ~15 s) ...")
+            _wait_until_healthy(settings, timeout_s)
+        except BaseException:
             stop_local_server(settings, echo=lambda _: None)
             raise
     return started
+
+
+def _wait_until_healthy(settings: Settings, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not is_healthy(local_api_url(settings), timeout_s=1.0):
+        if server_process(settings) is None or time.monotonic() > deadline:
+            raise BapError(
+                f"the local Prefect server did not come up; `PREFECT_HOME={server_home(settings)} prefect server "
+                f"start --port {settings.prefect_port}` shows why"
+            )
+        time.sleep(0.25)
 
 
 def stop_local_server(settings: Settings, *, echo: Callable[[str], None] = _stderr, note: str = "") -> bool:

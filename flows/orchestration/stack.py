@@ -111,7 +111,8 @@ def up(
 
 def _stop(workers: list[subprocess.Popen[bytes]], echo: Callable[[str], None]) -> None:
     for worker in workers:
-        terminate_tree(worker.pid)
+        if worker.poll() is None:  # never signal a pid that may have been reused
+            terminate_tree(worker.pid)
         worker.wait()
     if workers:
         echo("Stopped the worker and its flow runs.")
@@ -130,7 +131,11 @@ def _start_workers(
             echo(f"Created the process work pool {pool!r}.")
     echo("Registering the deployments of prefect.yaml (prefect deploy --all) ...")
     deploy = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"]
-    if spawn(deploy, {**env, "PREFECT_CLI_WRAP_LINES": "false"}, logs / "prefect-deploy.log").wait(300) != 0:
+    with open(logs / "prefect-deploy.log", "ab") as out:  # run() kills it if Ctrl-C comes meanwhile
+        done = subprocess.run(
+            deploy, env={**env, "PREFECT_CLI_WRAP_LINES": "false"}, cwd=REPO_DIR, stdout=out, stderr=out
+        )
+    if done.returncode != 0:
         raise BapError(
             f"`prefect deploy --all` failed; see {logs}/prefect-deploy.log:\n{tail(logs / 'prefect-deploy.log')}"
         )
