@@ -6,11 +6,17 @@ line on stderr and a non-zero exit code; programming errors keep their traceback
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated, Any, overload
 
 import click
 import typer
@@ -29,6 +35,10 @@ server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server ba
 app.add_typer(server_app, name="server")
 
 
+@overload
+def _day(value: str, name: str) -> date: ...
+@overload
+def _day(value: str | None, name: str) -> date | None: ...
 def _day(value: str | None, name: str) -> date | None:
     if value is None:
         return None
@@ -49,11 +59,10 @@ def _prepare(settings: Settings) -> None:
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     elif settings.prefect_mode == "server":
-        try:
-            from flows.orchestration.local_server import ensure_local_server
-        except ImportError:  # orchestration extras not present: Prefect's ephemeral mode
-            return
-        os.environ["PREFECT_API_URL"] = ensure_local_server(settings)
+        from flows.orchestration.local_server import ensure_local_server, local_api_url
+
+        ensure_local_server(settings)
+        os.environ["PREFECT_API_URL"] = local_api_url(settings)
 
 
 def _echo_outcome(outcome: dict[str, Any]) -> None:
@@ -196,52 +205,37 @@ def demo(
 ) -> None:
     """The main job: backfill the last N days into the warehouse, say where it is, then serve the dashboard."""
     from flows import steps
+    from flows.orchestration.local_server import local_server
     from flows.warehouse.connection import redact, resolve_url
 
     settings = get_settings()
     last = steps.yesterday_utc()
     first = last - timedelta(days=days - 1)
-    _prepare(settings)
-    from flows.demo import run_demo
+    with local_server(settings):  # a Prefect server the demo starts, it stops, on Ctrl-C and SIGTERM too
+        _prepare(settings)
+        from flows.demo import run_demo
 
-    typer.echo(run_demo(first, last).where_to_look(f"http://{settings.dashboard_host}:{settings.dashboard_port}"))
-    lake = steps.lake_of(settings)
-    typer.echo(f"data lake:  {lake.url(lake.base)} (raw/, processed/, quarantine/ partitioned YYYY/MM/DD)")
-    typer.echo(f"warehouse:  {redact(resolve_url(settings))}")
-    typer.echo(f"logs:       {os.path.abspath(settings.log_dir)}")
-    if serve_stack:
-        up(dashboard=True, backfill_days=0)
+        typer.echo(run_demo(first, last).where_to_look(f"http://{settings.dashboard_host}:{settings.dashboard_port}"))
+        lake = steps.lake_of(settings)
+        typer.echo(f"data lake:  {lake.url(lake.base)} (raw/, processed/, quarantine/ partitioned YYYY/MM/DD)")
+        typer.echo(f"warehouse:  {redact(resolve_url(settings))}")
+        typer.echo(f"logs:       {os.path.abspath(settings.log_dir)}")
+        if serve_stack:
+            up(dashboard=True, backfill_days=0)
 
 
 @app.command()
-def docs(
-    port: Annotated[int, typer.Option(help="Port to serve the Data Docs on (127.0.0.1 only).")] = 8765,
-    serve_docs: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve them after building.")] = True,
-) -> None:
-    """Build the Great Expectations Data Docs and serve them on 127.0.0.1 (prints the URL)."""
-    import functools
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
+def docs() -> None:
+    """Build the Great Expectations Data Docs and say where to browse them (the dashboard serves them)."""
     from flows import quality
 
     settings = get_settings()
     index = quality.build_data_docs(settings)
+    host = "127.0.0.1" if settings.dashboard_host in ("0.0.0.0", "::") else settings.dashboard_host
     typer.echo(f"Data Docs built: {index}")
-    if not serve_docs:
-        return
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(index.parent))
-    handler.log_message = lambda *args, **kwargs: None  # type: ignore[method-assign]
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    except OSError as exc:
-        raise BapError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another --port") from None
-    typer.echo(f"Data Docs: http://127.0.0.1:{server.server_address[1]}/index.html  (Ctrl-C to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    typer.echo(
+        f"Browse them at http://{host}:{settings.dashboard_port}/data-docs/ while `bap dashboard` or `bap up` runs."
+    )
 
 
 @app.command()
@@ -255,7 +249,10 @@ def dashboard(
 
     settings = get_settings()
     configure_logging(settings)
-    serve(settings, host=host, port=port)
+    try:
+        serve(settings, host=host, port=port)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: uvicorn has shut down, the warehouse is released at exit
+        typer.echo("Dashboard stopped.")
 
 
 @app.command()
@@ -271,7 +268,18 @@ def up(
 
     settings = get_settings()
     configure_logging(settings)
-    raise typer.Exit(stack_up(settings, dashboard=dashboard, backfill_days=backfill_days))
+    served = functools.partial(_served_dashboard, settings) if dashboard else None
+    stack_up(settings, dashboard=served, backfill_days=backfill_days)
+
+
+@contextmanager
+def _served_dashboard(settings: Settings) -> Iterator[str]:
+    """The dashboard of `bap up`, served in-process until the stack stops; yields its URL."""
+    from ui.app import serve
+
+    with serve(settings, block=False) as handle:
+        yield handle.url
+    typer.echo("Stopped the dashboard.")
 
 
 @app.command()
@@ -322,28 +330,32 @@ def freshness() -> None:
 
 @server_app.command("start")
 def server_start() -> None:
-    """Start (or find) the local Prefect server."""
-    from flows.orchestration.local_server import ensure_local_server
+    """Start (or find) this state folder's local Prefect server (`prefect server start --background`)."""
+    from flows.orchestration.local_server import ensure_local_server, local_api_url
 
-    typer.echo(f"Prefect API: {ensure_local_server(get_settings())}")
+    settings = get_settings()
+    started = ensure_local_server(settings)
+    typer.echo(f"Prefect API: {local_api_url(settings)} ({'started' if started else 'already running'})")
 
 
 @server_app.command("stop")
 def server_stop() -> None:
-    """Stop the local Prefect server bap started."""
+    """Stop this state folder's local Prefect server (`prefect server stop`)."""
     from flows.orchestration.local_server import stop_local_server
 
-    typer.echo("stopped" if stop_local_server(get_settings()) else "no server started by bap was running")
+    stop_local_server(get_settings(), echo=typer.echo)
 
 
 @server_app.command("status")
 def server_status() -> None:
-    """Whether the local Prefect server answers."""
-    from flows.orchestration.local_server import is_healthy, local_api_url
+    """Whether a Prefect server answers on BAP_PREFECT_PORT, and whether it is this state folder's."""
+    from flows.orchestration.local_server import is_healthy, local_api_url, server_home, server_process
 
-    url = local_api_url(get_settings())
+    settings = get_settings()
+    url, proc = local_api_url(settings), server_process(settings)
     healthy = is_healthy(url)
-    typer.echo(f"{url}: {'healthy' if healthy else 'not running'}")
+    owner = f"this state folder's (pid {proc.pid})" if proc else f"not the server of {server_home(settings)}"
+    typer.echo(f"{url}: {'healthy, ' + owner if healthy else 'not running'}")
     raise typer.Exit(0 if healthy else 1)
 
 
@@ -373,7 +385,19 @@ def bench(
 
 
 def main() -> None:
-    _exit(_main())
+    # SIGTERM and SIGHUP (systemd, `docker stop`, a closed terminal) stop a command as Ctrl-C does, so its
+    # cleanup runs: the children and servers it started, and the embedded warehouse's release at exit.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    code = _main()
+    # Exit as usual (exit hooks, threads), minus a second of collecting the run's objects just before the
+    # process ends: gc.freeze() leaves what exists now out of the exit's garbage collections.
+    gc.freeze()
+    sys.exit(code)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _main() -> int:
@@ -401,26 +425,6 @@ def _main() -> int:
         )
         return 1
     return result if isinstance(result, int) else 0
-
-
-def _exit(code: int) -> None:
-    """Exit without the interpreter's teardown: after a run it spends about a second collecting
-    GX, pandas and Prefect objects for nothing. The exit hooks still run first (the embedded
-    warehouse's release, log flushing), then open engines are closed politely."""
-    import atexit
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    atexit._run_exitfuncs()
-    try:
-        from flows.steps import dispose_engines
-
-        dispose_engines()
-    except Exception:
-        pass
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -197,3 +198,29 @@ def test_a_user_killed_without_exit_hooks_does_not_keep_the_embedded_warehouse_a
     status = bap(env, "status", "--start", "2024-03-05", "--end", "2024-03-05")
     assert status.returncode == 0, status.stderr
     assert _postgres_for(pgdata) == [], "the last live user stops the server"
+
+
+def test_sigterm_stops_the_dashboard_and_releases_the_embedded_warehouse(tmp_path: Path) -> None:
+    from tests.orchestration.conftest import free_port
+    from tests.orchestration.test_stack import Bap, postgres_for
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BAP_", "PREFECT_"))}
+    env.update(BAP_DATA_DIR=str(tmp_path / "data"), BAP_LOG_DIR=str(tmp_path / "logs"))
+    assert bap(env, "warehouse", "init").returncode == 0
+    port = free_port()
+    dashboard = Bap(env, "dashboard", "--port", str(port))
+    dashboard.wait_for(f"http://127.0.0.1:{port}", timeout_s=120)
+    procs = dashboard.everything_started(tmp_path / "data")
+    assert postgres_for(tmp_path / "data" / "warehouse" / "pgdata"), "the dashboard holds the embedded warehouse"
+    assert dashboard.stop(signal.SIGTERM, timeout_s=60) == 0, dashboard.output
+    assert [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == [], dashboard.output
+    assert "Dashboard stopped." in dashboard.output
+
+
+def test_bap_docs_builds_the_data_docs_and_says_where_the_dashboard_serves_them(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BAP_", "PREFECT_"))}
+    env.update(BAP_DATA_DIR=str(tmp_path / "data"), BAP_LOG_DIR=str(tmp_path / "logs"), BAP_DASHBOARD_PORT="7999")
+    result = bap(env, "docs")
+    assert result.returncode == 0, result.stderr
+    assert "http://127.0.0.1:7999/data-docs/" in result.stdout
+    assert Path(result.stdout.split("Data Docs built: ")[1].split()[0]).exists()

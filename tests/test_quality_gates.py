@@ -8,11 +8,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -118,33 +116,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_bap_docs_builds_and_serves_the_days_validations(prefect_api: None, gated_settings: Settings) -> None:
+def test_bap_docs_builds_the_days_validations_and_says_where_to_browse_them(
+    prefect_api: None, gated_settings: Settings
+) -> None:
     from flows.pipeline import daily_pipeline
 
     daily_pipeline(run_date=DAY)
-    port = _free_port()
-    env = dict(os.environ)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "docs", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "docs"], env=dict(os.environ), capture_output=True, text=True, timeout=120
     )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                index = httpx.get(f"http://127.0.0.1:{port}/index.html", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "bap docs did not serve in time"
-                time.sleep(0.5)
-        assert index.status_code == 200
-        assert DAY.isoformat() in index.text, "the index lists the day's validation"
-        docs_dir = Path(gated_settings.data_dir) / "quality" / "data_docs"
-        assert docs_dir.exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert "/data-docs/" in done.stdout, "the dashboard serves them"
+    docs_dir = Path(gated_settings.data_dir) / "quality" / "data_docs"
+    index = next(docs_dir.rglob("index.html"))
+    assert DAY.isoformat() in index.read_text(encoding="utf-8"), "the index lists the day's validation"

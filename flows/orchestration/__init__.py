@@ -2,8 +2,7 @@
 
 Modules are small and import Prefect only where they must, so the CLI can start (or find) the
 Prefect server and export PREFECT_API_URL before anything imports `prefect`:
-- local_server: the on-demand local Prefect server (no Prefect import)
-- processes:    detached children and clean process-tree shutdown (no Prefect import)
+- local_server: the local Prefect server, by `prefect server start --background` / `stop` (no Prefect import)
 - stack:        `bap up` - server, work pool, deployments, worker and dashboard in one command
 - runners:      the task runner a backfill uses (threads or Dask), chosen from settings
 - alerts/hooks: failure and freshness alerts to a webhook; Prefect state hooks

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 
+from flows.orchestration.prefect_api import jsonable
 from flows.settings import Settings
 
 log = logging.getLogger("bap.orchestration")
@@ -134,7 +135,7 @@ def notify_failure(
             "flow_run_name": flow_run_name,
             "flow_run_url": flow_run_url,
             "state": state,
-            "parameters": _jsonable(parameters or {}),
+            "parameters": jsonable(parameters or {}),
         },
     )
     return send_alert(alert, settings)
@@ -203,15 +204,3 @@ def check_freshness(
             settings,
         )
     return late
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

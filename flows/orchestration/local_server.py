@@ -1,75 +1,44 @@
-"""The on-demand local Prefect server: started by the first `bap` command that needs it, then reused.
+"""The local Prefect server, run by Prefect's own `prefect server start --background` and `prefect server stop`.
 
-Why: a Prefect 3 process without PREFECT_API_URL starts a temporary server of its own on every
-run (about 8 s here, 14 s on a fresh PREFECT_HOME), while a flow run against a running server
-costs about 1 s. So, like the embedded warehouse, one server is started on demand and shared:
-
-- If a healthy server answers on 127.0.0.1:BAP_PREFECT_PORT (GET /api/health), it is reused -
-  whoever started it (a previous `bap` command, `bap up`, or the user's own `prefect server start`).
-- Otherwise `prefect server start` is launched detached (own session, outlives the command),
-  logs to <log_dir>/prefect-server.log, pid in <state>/prefect/server.pid. A file lock makes
-  two concurrent `bap` commands start one server, not two.
-- `bap server stop` stops it; nothing else does (keeping it warm is the point).
-
-Where its state lives: the *server* gets PREFECT_HOME=<state>/prefect, so its SQLite database
-sits next to the embedded warehouse (machine-local state, removed with the data folder) and
-test runs with their own data folder never touch ~/.prefect. The *clients* (`bap`, workers, flow
-runs) keep the user's PREFECT_HOME and only receive PREFECT_API_URL: their profile (and a
-Prefect Cloud login) stays theirs.
-
-This module imports neither Prefect nor the pipeline: the CLI calls it and exports
-PREFECT_API_URL *before* `import prefect`, which reads its settings at import time.
+Prefect keys a background server on PREFECT_HOME (its `server.pid`); bap gives the server
+PREFECT_HOME=<state>/prefect, so the server and its SQLite database belong to the state folder.
+The first `bap` command that needs it starts it; later ones find it with one GET /api/health
+(`prefect server status` would add two seconds of Prefect import to every command). A server on
+the port that is not this folder's is never used silently. Clients keep the user's PREFECT_HOME
+and only receive PREFECT_API_URL. No Prefect import here: the CLI sets PREFECT_API_URL first.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
+import signal
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 
 from flows.errors import BapError
-from flows.orchestration.processes import is_running, spawn_detached, tail, terminate_tree
 from flows.settings import Settings
 
-HOST = "127.0.0.1"
-COLD_START_HINT_S = 15  # first start on a fresh PREFECT_HOME (database migrations); later ones ~3 s
+_HELD: set[str] = set()  # API URLs a `local_server` of this process is serving
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True)
-class LocalServer:
-    api_url: str
-    pid: int | None  # None when a server bap did not start answers on the port
-    started: bool  # True when this call started it
-    home: Path
-    log_path: Path
-
-    @property
-    def ui_url(self) -> str:
-        return self.api_url.removesuffix("/api")
-
-
 def server_home(settings: Settings) -> Path:
-    """PREFECT_HOME of the local server: its SQLite database, pid file and lock."""
     return settings.local_state_dir / "prefect"
 
 
 def local_api_url(settings: Settings) -> str:
-    return f"http://{HOST}:{settings.prefect_port}/api"
-
-
-def server_log_path(settings: Settings) -> Path:
-    return Path(settings.log_dir).expanduser().resolve() / "prefect-server.log"
+    return f"http://127.0.0.1:{settings.prefect_port}/api"
 
 
 def is_healthy(api_url: str, *, timeout_s: float = 2.0) -> bool:
@@ -81,140 +50,110 @@ def is_healthy(api_url: str, *, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def ensure_local_server(settings: Settings, *, timeout_s: float = 120.0, echo: Callable[[str], None] = _stderr) -> str:
-    """API URL of a healthy local Prefect server, started (detached) if none answers. Safe to call concurrently."""
-    return start_local_server(settings, timeout_s=timeout_s, echo=echo).api_url
-
-
-def start_local_server(
-    settings: Settings, *, timeout_s: float = 120.0, echo: Callable[[str], None] = _stderr
-) -> LocalServer:
-    """Like ensure_local_server, saying whether this call started the server (so `bap up` can stop it)."""
-    home = server_home(settings)
-    api_url = local_api_url(settings)
-    log_path = server_log_path(settings)
-    if is_healthy(api_url):  # the everyday path: no lock, one HTTP request
-        return LocalServer(api_url, _recorded_pid(home, settings.prefect_port), False, home, log_path)
-
-    from filelock import FileLock, Timeout
-
-    home.mkdir(parents=True, exist_ok=True)
+def server_process(settings: Settings) -> psutil.Process | None:
+    """This state folder's background server (Prefect's server.pid), if that pid still runs a Prefect server."""
     try:
-        with FileLock(str(home / "server.lock"), timeout=timeout_s + 30):
-            if is_healthy(api_url):  # another bap command started it while we waited for the lock
-                return LocalServer(api_url, _recorded_pid(home, settings.prefect_port), False, home, log_path)
-            pid = _recorded_pid(home, settings.prefect_port)
-            if pid is not None:  # started by a command that crashed before it was healthy
-                _wait_until_healthy(api_url, pid, log_path, timeout_s, echo)
-                return LocalServer(api_url, pid, False, home, log_path)
-            if _port_taken(settings.prefect_port):
-                raise BapError(
-                    f"port {settings.prefect_port} on {HOST} is in use by something that is not a healthy "
-                    "Prefect server; stop it, or set BAP_PREFECT_PORT to a free port"
-                )
-            pid = _spawn(settings, home, log_path)
-            echo(
-                f"Starting the local Prefect server at {api_url.removesuffix('/api')} "
-                f"(first start takes about {COLD_START_HINT_S} s; log: {log_path}) ..."
+        proc = psutil.Process(int((server_home(settings) / "server.pid").read_text()))
+        return proc if "prefect.server.api.server:create_app" in proc.cmdline() else None
+    except (OSError, ValueError, psutil.Error):
+        return None
+
+
+def prefect_server(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`prefect server <args>` with the server's PREFECT_HOME, in a session of its own (a Ctrl-C spares it)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE")}
+    env.update(PREFECT_HOME=str(server_home(settings)), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(PREFECT_CLI_WRAP_LINES="false", PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false")
+    argv = [sys.executable, "-m", "prefect", "server", *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, start_new_session=True, timeout=120)
+
+
+def ensure_local_server(settings: Settings, *, timeout_s: float = 120.0, echo: Callable[[str], None] = _stderr) -> bool:
+    """Make this state folder's server answer on BAP_PREFECT_PORT; True if this call started it."""
+    url, port, own = local_api_url(settings), str(settings.prefect_port), server_process(settings)
+    if own is not None and port not in own.cmdline():
+        raise BapError("this state folder's Prefect server runs on another port: `bap server stop`, then retry")
+    if is_healthy(url):
+        if own is None:
+            raise BapError(
+                f"the Prefect server on port {port} is not this state folder's: set PREFECT_API_URL={url} to "
+                "report to it, or BAP_PREFECT_PORT to a free port to start this folder's own"
             )
-            started = time.monotonic()
-            try:
-                _wait_until_healthy(api_url, pid, log_path, timeout_s, echo)
-            except BaseException:
-                terminate_tree(pid)
-                _pid_file(home).unlink(missing_ok=True)
-                raise
-            echo(f"Prefect server ready in {time.monotonic() - started:.1f} s.")
-            return LocalServer(api_url, pid, True, home, log_path)
-    except Timeout:
-        raise BapError(
-            f"timed out waiting for another bap command to start the Prefect server; see {log_path}"
-        ) from None
-
-
-def stop_local_server(settings: Settings, *, echo: Callable[[str], None] = _stderr) -> bool:
-    """Stop the local server bap started (the one in the pid file); True if one was stopped."""
-    home = server_home(settings)
-    pid = _recorded_pid(home, settings.prefect_port)
-    _pid_file(home).unlink(missing_ok=True)
-    if pid is None:
-        if is_healthy(local_api_url(settings)):
-            echo(f"A Prefect server answers on port {settings.prefect_port} but bap did not start it; left running.")
-        else:
-            echo("No local Prefect server is running.")
         return False
-    terminate_tree(pid, timeout_s=15)
-    echo(f"Stopped the local Prefect server (pid {pid}).")
+    from filelock import FileLock
+
+    server_home(settings).mkdir(parents=True, exist_ok=True)
+    with FileLock(str(server_home(settings) / "server.lock"), timeout=timeout_s + 30):  # two commands, one server
+        started = not is_healthy(url) and server_process(settings) is None
+        try:  # Ctrl-C included: a server half started is not left behind
+            if started:
+                (server_home(settings) / "server.pid").unlink(missing_ok=True)  # stale: Prefect would refuse
+                done = prefect_server(settings, "start", "--background", "--host", "127.0.0.1", "--port", port)
+                if done.returncode != 0:
+                    reason = (done.stdout + done.stderr).strip().splitlines()[-1]
+                    raise BapError(f"`prefect server start` failed: {reason} (bap's port is BAP_PREFECT_PORT)")
+                echo(f"Starting the local Prefect server at {url.removesuffix('/api')} (first start takes ~15 s) ...")
+            _wait_until_healthy(settings, timeout_s)
+        except BaseException:
+            stop_local_server(settings, echo=lambda _: None)
+            raise
+    return started
+
+
+def _wait_until_healthy(settings: Settings, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not is_healthy(local_api_url(settings), timeout_s=1.0):
+        if server_process(settings) is None or time.monotonic() > deadline:
+            raise BapError(
+                f"the local Prefect server did not come up; `PREFECT_HOME={server_home(settings)} prefect server "
+                f"start --port {settings.prefect_port}` shows why"
+            )
+        time.sleep(0.25)
+
+
+def stop_local_server(settings: Settings, *, echo: Callable[[str], None] = _stderr, note: str = "") -> bool:
+    """`prefect server stop` for this state folder's server, then wait until it has exited; True if it ran."""
+    proc = server_process(settings)
+    if proc is None:
+        (server_home(settings) / "server.pid").unlink(missing_ok=True)
+        echo("No Prefect server of this state folder is running.")
+        return False
+    prefect_server(settings, "stop")
+    for left in psutil.wait_procs([proc], timeout=15)[1]:
+        left.kill()
+    echo(f"Stopped the local Prefect server at {local_api_url(settings).removesuffix('/api')}{note}.")
     return True
 
 
-# --- internals --------------------------------------------------------------------------------
-
-
-def _pid_file(home: Path) -> Path:
-    return home / "server.pid"
-
-
-def _recorded_pid(home: Path, port: int) -> int | None:
-    """Pid of the server bap started for this home and port, if it is still that process."""
+@contextmanager
+def local_server(settings: Settings, *, echo: Callable[[str], None] = _stderr) -> Iterator[str]:
+    """The API URL for a long-running command: PREFECT_API_URL's, or the local server, which is stopped at
+    the end if this command started it, and left running (saying so) if it was running before."""
+    url = settings.prefect_api_url or local_api_url(settings)
+    if url in _HELD:  # an outer `local_server` of this process (`bap demo` around `up`) owns it
+        yield url
+        return
+    started = not settings.prefect_api_url and ensure_local_server(settings, echo=echo)
+    _HELD.add(url)
     try:
-        record = json.loads(_pid_file(home).read_text(encoding="utf-8"))
-        pid, recorded_port = int(record["pid"]), int(record["port"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if recorded_port != port or not is_running(pid) or not _looks_like_prefect_server(pid):
-        return None  # stale: the process is gone or the pid was reused
-    return pid
+        yield url
+    finally:
+        _HELD.discard(url)
+        with signals_ignored():
+            if started:
+                stop_local_server(settings, echo=echo, note=" (this command started it)")
+        if not started:
+            echo(f"Left running the Prefect server at {url.removesuffix('/api')}: it was running before this command.")
 
 
-def _looks_like_prefect_server(pid: int) -> bool:
-    import psutil
-
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP ignored meanwhile: a second Ctrl-C must not cut a shutdown short."""
+    main = threading.current_thread() is threading.main_thread()
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if main else ()
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in sigs}
     try:
-        cmdline = " ".join(psutil.Process(pid).cmdline())
-    except psutil.Error:
-        return False
-    return "prefect" in cmdline and "server" in cmdline and "start" in cmdline
-
-
-def _port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((HOST, port)) == 0
-
-
-def server_env(home: Path) -> dict[str, str]:
-    """Environment of the server process: its own PREFECT_HOME, no client settings, no telemetry."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE")}
-    env["PREFECT_HOME"] = str(home)
-    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # offline machines log an error per attempt otherwise
-    env.setdefault("PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT", "false")
-    return env
-
-
-def _spawn(settings: Settings, home: Path, log_path: Path) -> int:
-    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(settings.prefect_port)]
-    proc = spawn_detached(argv, env=server_env(home), log_path=log_path, cwd=home)
-    tmp = _pid_file(home).with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({"pid": proc.pid, "port": settings.prefect_port, "started": time.time()}), encoding="utf-8"
-    )
-    tmp.replace(_pid_file(home))
-    return proc.pid
-
-
-def _wait_until_healthy(api_url: str, pid: int, log_path: Path, timeout_s: float, echo: Callable[[str], None]) -> None:
-    deadline = time.monotonic() + timeout_s
-    next_note = time.monotonic() + 5
-    while not is_healthy(api_url, timeout_s=1.0):
-        if not is_running(pid):
-            raise BapError(
-                f"the local Prefect server exited before it was ready; see {log_path}:\n{tail(log_path, 15)}"
-            )
-        now = time.monotonic()
-        if now > deadline:
-            raise BapError(f"the local Prefect server did not become healthy within {timeout_s:.0f} s; see {log_path}")
-        if now > next_note:
-            echo(f"  ... still starting ({timeout_s - (deadline - now):.0f} s)")
-            next_note = now + 5
-        time.sleep(0.25)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

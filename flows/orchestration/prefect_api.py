@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -96,7 +96,7 @@ def create_run(api_url: str, deployment: str, parameters: dict[str, Any], *, nam
     """Schedule a run of a deployment now; a worker on its pool picks it up. Returns the flow run id."""
     dep = find_deployment(api_url, deployment)
     with client_for(api_url) as client:
-        run = client.create_flow_run_from_deployment(dep.id, parameters=_jsonable(parameters), name=name)
+        run = client.create_flow_run_from_deployment(dep.id, parameters=jsonable(parameters), name=name)
     return run.id
 
 
@@ -134,6 +134,7 @@ def wait_for_worker(
     return False
 
 
-def _jsonable(parameters: dict[str, Any]) -> dict[str, Any]:
-    """Dates as ISO text: the API takes JSON, and the flow's signature turns them back into dates."""
-    return json.loads(json.dumps(parameters, default=str))
+def jsonable(value: Any) -> Any:
+    """`value` as JSON data: dates and datetimes as ISO text, anything else not JSON as its str(). Flow-run
+    parameters for the API (the flow's signature turns the text back into dates) and alert payloads."""
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, date | datetime) else str(v)))

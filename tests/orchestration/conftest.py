@@ -78,11 +78,10 @@ def webhook() -> Iterator[Webhook]:
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, str]]:
     """A real Prefect server (SQLite, own PREFECT_HOME) on a free port, started the way `bap` starts it."""
-    from flows.orchestration.local_server import start_local_server, stop_local_server
+    from flows.orchestration.local_server import ensure_local_server, local_api_url, stop_local_server
 
     root: Path = tmp_path_factory.mktemp("prefect-server")
     settings = Settings(data_dir=str(root / "state"), log_dir=str(root / "logs"), prefect_port=free_port())
-    server = start_local_server(settings, timeout_s=180)
-    assert server.started
-    yield settings, server.api_url
+    assert ensure_local_server(settings, timeout_s=180)
+    yield settings, local_api_url(settings)
     stop_local_server(settings)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from flows.orchestration import prefect_api
 from flows.orchestration.gaps import find_gaps
-from flows.orchestration.processes import spawn_detached, tail, terminate_tree
+from flows.orchestration.stack import spawn, tail, terminate_tree
 from flows.settings import Settings
 from tests.orchestration.conftest import Webhook, serve_webhook
 
@@ -121,11 +121,11 @@ def deployed(
     worker_log = tmp / "worker.log"
     since = datetime.now(UTC)
     t0 = time.monotonic()
-    worker = spawn_detached(
+    worker = spawn(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", "test-worker"],
-        env=env,
-        log_path=worker_log,
-        cwd=tmp,
+        env,
+        worker_log,
+        tmp,
     )
     try:
         assert prefect_api.wait_for_worker(

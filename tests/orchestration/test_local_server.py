@@ -1,14 +1,15 @@
-"""The on-demand local Prefect server: one per port even under concurrent commands, reused, stopped cleanly."""
+"""The local Prefect server: Prefect's own background server, one per state folder, reused, stopped cleanly."""
 
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -16,20 +17,20 @@ import pytest
 
 from flows.errors import BapError
 from flows.orchestration.local_server import (
-    _recorded_pid,
+    ensure_local_server,
     is_healthy,
-    server_env,
+    local_api_url,
     server_home,
-    start_local_server,
+    server_process,
     stop_local_server,
 )
 from flows.settings import Settings
 from tests.orchestration.conftest import free_port
 
 ENSURE = (
-    "import sys, time; from flows.settings import Settings; "
+    "import time; from flows.settings import Settings; "
     "from flows.orchestration.local_server import ensure_local_server; "
-    "t = time.monotonic(); url = ensure_local_server(Settings()); print(url, time.monotonic() - t)"
+    "t = time.monotonic(); started = ensure_local_server(Settings()); print(started, time.monotonic() - t)"
 )
 
 
@@ -38,12 +39,39 @@ def _settings(tmp_path: Path, port: int) -> Settings:
 
 
 def _servers_on(port: int) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if "server" in cmd and "start" in cmd and str(port) in cmd:
-            found.append(proc)
-    return found
+    return [
+        proc
+        for proc in psutil.process_iter(["cmdline"])
+        if "prefect.server.api.server:create_app" in (cmd := proc.info["cmdline"] or []) and str(port) in cmd
+    ]
+
+
+@contextmanager
+def _http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    healthy = False
+
+    def do_GET(self) -> None:
+        body = b"true" if self.healthy and self.path == "/api/health" else b"no"
+        self.send_response(200 if self.healthy else 404)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _HealthyPrefect(_Answer):
+    healthy = True
 
 
 @pytest.mark.prefect_server
@@ -67,87 +95,61 @@ def test_two_commands_at_once_start_one_server_that_later_commands_reuse_and_sto
     outputs = [c.communicate(timeout=180) for c in commands]
     try:
         assert [c.returncode for c in commands] == [0, 0], outputs
-        urls = {out.split()[0] for out, _ in outputs}
-        assert urls == {f"http://127.0.0.1:{port}/api"}
-        assert sum("Starting the local Prefect server" in err for _, err in outputs) == 1, (
-            "exactly one command starts it"
-        )
-        assert len(_servers_on(port)) == 1
+        assert sorted(out.split()[0] for out, _ in outputs) == ["False", "True"], "exactly one command starts it"
+        assert len(_servers_on(port)) == 1 and is_healthy(local_api_url(settings))
+        proc = server_process(settings)
+        assert proc is not None and proc.pid == _servers_on(port)[0].pid, "Prefect's server.pid in the state folder"
+        assert (server_home(settings) / "prefect.db").exists(), "the server's database lives in the state folder"
         cold_s = max(float(out.split()[1]) for out, _ in outputs)
 
         started = time.monotonic()
-        again = start_local_server(settings)
-        warm_call_s = time.monotonic() - started
-        assert not again.started and again.pid == _servers_on(port)[0].pid
-        assert warm_call_s < 1.0, "the everyday path is one health request"
-        assert (server_home(settings) / "prefect.db").exists(), "the server's database lives in the state dir"
-        assert server_home(settings).is_relative_to(Path(settings.data_dir).resolve())
+        assert not ensure_local_server(settings)
+        warm_s = time.monotonic() - started
 
         assert stop_local_server(settings)
-        assert _servers_on(port) == [] and not is_healthy(again.api_url)
+        assert _servers_on(port) == [] and not is_healthy(local_api_url(settings))
         assert not stop_local_server(settings), "nothing left to stop"
-
-        started = time.monotonic()
-        restarted = start_local_server(settings)
-        restart_s = time.monotonic() - started
-        assert restarted.started and is_healthy(restarted.api_url)
-        print(
-            f"\nlocal Prefect server: cold start {cold_s:.1f} s, "
-            f"reuse {warm_call_s * 1000:.0f} ms, restart {restart_s:.1f} s"
-        )
+        print(f"\nlocal Prefect server: cold start {cold_s:.1f} s, reuse {warm_s * 1000:.0f} ms")
     finally:
         stop_local_server(settings)
     assert _servers_on(port) == []
 
 
-def test_a_stale_or_reused_pid_is_not_taken_for_the_server(tmp_path: Path) -> None:
-    home = tmp_path / "prefect"
-    home.mkdir()
+def test_a_stale_pid_file_is_not_taken_for_the_server(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, 4200)
+    server_home(settings).mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    for pid, port in [(dead.pid, 4200), (os.getpid(), 4200)]:  # gone; alive but not a Prefect server
-        (home / "server.pid").write_text(json.dumps({"pid": pid, "port": port}))
-        assert _recorded_pid(home, 4200) is None
-    (home / "server.pid").write_text("not json")
-    assert _recorded_pid(home, 4200) is None
+    for content in (str(dead.pid), str(os.getpid()), "not a pid"):  # gone; alive but not a Prefect server; junk
+        (server_home(settings) / "server.pid").write_text(content)
+        assert server_process(settings) is None
+    assert not stop_local_server(settings, echo=lambda _: None), "nothing is signalled"
+    assert not (server_home(settings) / "server.pid").exists(), "the stale file is cleaned up"
+
+
+def test_a_server_of_another_state_folder_is_not_used_silently(tmp_path: Path) -> None:
+    with _http_server(_HealthyPrefect) as port:
+        with pytest.raises(BapError) as error:
+            ensure_local_server(_settings(tmp_path, port))
+    message = str(error.value)
+    assert "\n" not in message and f"PREFECT_API_URL=http://127.0.0.1:{port}/api" in message
+    assert "BAP_PREFECT_PORT" in message
 
 
 def test_a_port_held_by_something_else_is_a_clear_error(tmp_path: Path) -> None:
-    class NotPrefect(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(404)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    squatter = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotPrefect)
-    threading.Thread(target=squatter.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(
-            BapError, match="in use by something that is not a healthy Prefect server.*BAP_PREFECT_PORT"
-        ):
-            start_local_server(_settings(tmp_path, squatter.server_port))
-    finally:
-        squatter.shutdown()
-        squatter.server_close()
+    with _http_server(_Answer) as port:
+        with pytest.raises(BapError, match=f"prefect server start.*failed.*{port}"):
+            ensure_local_server(_settings(tmp_path, port))
 
 
 @pytest.mark.slow
-def test_a_server_that_cannot_start_fails_with_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_that_cannot_start_fails_clearly_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     settings = _settings(tmp_path, free_port())
-    with pytest.raises(BapError, match="exited before it was ready|did not become healthy") as error:
-        start_local_server(settings, timeout_s=60)
-    assert "prefect-server.log" in str(error.value)
+    with pytest.raises(BapError, match="did not come up.*prefect server start") as error:
+        ensure_local_server(settings, timeout_s=60)
+    assert "\n" not in str(error.value)
     assert _servers_on(settings.prefect_port) == []
     assert not (server_home(settings) / "server.pid").exists()
-
-
-def test_the_server_gets_its_own_home_and_no_client_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PREFECT_API_URL", "http://elsewhere:4200/api")
-    monkeypatch.setenv("PREFECT_PROFILE", "cloud")
-    env = server_env(tmp_path / "prefect")
-    assert env["PREFECT_HOME"] == str(tmp_path / "prefect")
-    assert "PREFECT_API_URL" not in env and "PREFECT_PROFILE" not in env
-    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"

@@ -24,9 +24,6 @@ from flows.settings import Settings
 from tests.orchestration.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-DASHBOARD_AVAILABLE = (
-    "def serve(" in (ROOT / "ui" / "app.py").read_text(encoding="utf-8") if (ROOT / "ui" / "app.py").exists() else False
-)
 
 
 def test_children_get_the_resolved_settings_with_absolute_paths(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,12 +41,12 @@ def test_children_get_the_resolved_settings_with_absolute_paths(monkeypatch: pyt
     assert service_env(Settings(data_dir="s3://bucket/lake"), "x")["BAP_DATA_DIR"] == "s3://bucket/lake"
 
 
-class Up:
-    """`python -m flows.orchestration.stack` (what `bap up` runs) in a session of its own, like a terminal's job."""
+class Bap:
+    """A long-running `bap` command in a session of its own, like a terminal's foreground job."""
 
-    def __init__(self, env: dict[str, str], args: list[str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flows.orchestration.stack", *args],
+            [sys.executable, "-m", "flows.cli", *args],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -67,28 +64,49 @@ class Up:
     def wait_for(self, text: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while text not in self.output:
-            assert self.proc.poll() is None, f"bap up exited early:\n{self.output}"
+            assert self.proc.poll() is None, f"bap exited early:\n{self.output}"
             assert time.monotonic() < deadline, f"no {text!r} after {timeout_s} s:\n{self.output}"
             time.sleep(0.2)
 
-    def stop(self, sig: signal.Signals, timeout_s: float = 60) -> int:
-        os.killpg(self.proc.pid, sig)  # the terminal sends Ctrl-C to the foreground group: bap up alone
-        return self.proc.wait(timeout=timeout_s)
+    def everything_started(self, data_dir: Path) -> list[psutil.Process]:
+        """Its process tree, the Prefect server of its state folder and the embedded PostgreSQL, if any."""
+        procs = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+        pid_file = data_dir / "prefect" / "server.pid"
+        if pid_file.exists():
+            procs.append(psutil.Process(int(pid_file.read_text())))
+        return procs + postgres_for(data_dir / "warehouse" / "pgdata")
+
+    def stop(self, sig: signal.Signals, timeout_s: float = 90) -> int:
+        os.killpg(self.proc.pid, sig)  # Ctrl-C reaches the terminal's foreground group: bap alone
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
 
 
-def _env(tmp_path: Path, warehouse_url: str, **extra: str) -> dict[str, str]:
+def postgres_for(pgdata: Path) -> list[psutil.Process]:
+    return [
+        proc
+        for proc in psutil.process_iter(["name", "cmdline"])
+        if proc.info["name"] == "postgres" and str(pgdata.resolve()) in " ".join(proc.info["cmdline"] or [])
+    ]
+
+
+def _env(tmp_path: Path, warehouse_url: str | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAP_", "PREFECT_"))}
     env.update(
         BAP_DATA_DIR=str(tmp_path / "data"),
         BAP_LOG_DIR=str(tmp_path / "logs"),
-        BAP_WAREHOUSE_URL=warehouse_url,
         BAP_TRANSACTIONS_PER_DAY="100",
         BAP_PREFECT_PORT=str(free_port()),
         BAP_DASHBOARD_PORT=str(free_port()),
         PREFECT_HOME=str(tmp_path / "client-home"),
         PREFECT_WORKER_QUERY_SECONDS="1",
-        **extra,
     )
+    env.update(extra)
+    if warehouse_url:
+        env["BAP_WAREHOUSE_URL"] = warehouse_url
     return env
 
 
@@ -108,19 +126,15 @@ def _alive(procs: list[psutil.Process]) -> list[str]:
 def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path, warehouse_url: str) -> None:
     env = _env(tmp_path, warehouse_url)
     port, dashboard_port = env["BAP_PREFECT_PORT"], env["BAP_DASHBOARD_PORT"]
-    up = Up(env, [] if DASHBOARD_AVAILABLE else ["--no-dashboard"])
+    up = Bap(env, "up")
     try:
         started = time.monotonic()
         up.wait_for("Press Ctrl-C", timeout_s=240)
         up_s = time.monotonic() - started
-        tree = psutil.Process(up.proc.pid).children(recursive=True)
-        commands = [" ".join(p.cmdline()) for p in tree]
-        assert any("server start" in c for c in commands) and any("worker start" in c for c in commands), commands
         assert "Prefect UI" in up.output and f"http://127.0.0.1:{port}" in up.output
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10, trust_env=False).status_code == 200, "the Prefect UI"
-        if DASHBOARD_AVAILABLE:
-            assert httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=30, trust_env=False).status_code == 200
-            assert "/data-docs/" in up.output
+        assert httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=30, trust_env=False).status_code == 200
+        assert f"http://127.0.0.1:{dashboard_port}/data-docs/" in up.output
 
         api_url = f"http://127.0.0.1:{port}/api"
         run_id = prefect_api.create_run(api_url, "daily", {"run_date": date(2024, 1, 15)})
@@ -130,7 +144,9 @@ def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path, wa
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT rows_loaded FROM load_audit WHERE run_date = '2024-01-15'").scalar() > 0
         engine.dispose()
-        tree = psutil.Process(up.proc.pid).children(recursive=True)
+        procs = up.everything_started(tmp_path / "data")
+        assert any("worker start" in " ".join(p.cmdline()) for p in procs)
+        assert any("prefect.server.api.server:create_app" in p.cmdline() for p in procs)
 
         t0 = time.monotonic()
         assert up.stop(signal.SIGINT) == 0, up.output
@@ -138,9 +154,9 @@ def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path, wa
     finally:
         if up.proc.poll() is None:
             up.proc.kill()
-    assert _alive(tree) == [], "orphaned processes"
+    assert _alive(procs) == [], "orphaned processes"
     assert not is_healthy(f"http://127.0.0.1:{port}/api")
-    assert "Stopped the local Prefect server" in up.output
+    assert "Stopped the local Prefect server" in up.output and "(this command started it)" in up.output
     print(f"\nbap up: ready in {up_s:.1f} s (cold server), stopped in {stop_s:.1f} s")
 
 
@@ -150,14 +166,32 @@ def test_sigterm_stops_bap_up_and_a_server_it_did_not_start_keeps_running(
     prefect_server: tuple[Settings, str], tmp_path: Path, warehouse_url: str
 ) -> None:
     _, api_url = prefect_server
-    up = Up(_env(tmp_path, warehouse_url, PREFECT_API_URL=api_url), ["--no-dashboard"])
-    try:
-        up.wait_for("Press Ctrl-C", timeout_s=180)
-        tree = psutil.Process(up.proc.pid).children(recursive=True)
-        assert tree and all("server start" not in " ".join(p.cmdline()) for p in tree)
-        assert up.stop(signal.SIGTERM) == 0, up.output
-    finally:
-        if up.proc.poll() is None:
-            up.proc.kill()
-    assert _alive(tree) == []
+    up = Bap(_env(tmp_path, warehouse_url, PREFECT_API_URL=api_url), "up", "--no-dashboard")
+    up.wait_for("Press Ctrl-C", timeout_s=180)
+    procs = up.everything_started(tmp_path / "data")
+    assert len(procs) > 1 and all("create_app" not in " ".join(p.cmdline()) for p in procs)
+    assert up.stop(signal.SIGTERM) == 0, up.output
+    assert _alive(procs) == []
     assert is_healthy(api_url), "bap up leaves alone a server it found running"
+    assert f"Left running the Prefect server at {api_url.removesuffix('/api')}" in up.output
+
+
+@pytest.mark.prefect_server
+@pytest.mark.slow
+def test_ctrl_c_stops_the_demo_and_everything_its_steps_started(tmp_path: Path) -> None:
+    env = _env(tmp_path, None, BAP_TRANSACTIONS_PER_DAY="50")  # the embedded warehouse
+    demo = Bap(env, "demo", "--days", "2")
+    try:
+        demo.wait_for("Press Ctrl-C", timeout_s=360)
+        procs = demo.everything_started(tmp_path / "data")
+        assert (
+            httpx.get(f"http://127.0.0.1:{env['BAP_DASHBOARD_PORT']}/", timeout=30, trust_env=False).status_code == 200
+        )
+        assert postgres_for(tmp_path / "data" / "warehouse" / "pgdata"), "the demo runs on the embedded warehouse"
+        assert any("create_app" in " ".join(p.cmdline()) for p in procs), "and on a Prefect server it started"
+        assert demo.stop(signal.SIGINT) in (0, 130), demo.output
+    finally:
+        if demo.proc.poll() is None:
+            demo.proc.kill()
+    assert _alive(procs) == [], f"left running:\n{demo.output}"
+    assert "(this command started it)" in demo.output
