@@ -15,3 +15,7 @@ class ContractError(BapError):
 
 class QualityGateFailed(BapError):
     """A critical data-quality expectation failed; the day was not loaded."""
+
+
+class MigrationChanged(BapError):
+    """A migration already applied to the warehouse was edited afterwards: migrations are immutable."""
