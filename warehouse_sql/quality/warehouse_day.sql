@@ -2,13 +2,13 @@
 -- Runs on the caller's connection, so inside the load transaction it sees the uncommitted day.
 -- Params: date_key (YYYYMMDD) of the file day, expected_rows (rows of the file's processed batch).
 -- A file's records are versions of transactions that may belong to earlier days or be superseded by
--- a later file day: the count check is on the file's accounting (facts + superseded versions of the
--- file, as the load recorded them), the other checks on the facts of the file's own day.
+-- a later file day: the count check is on the file's rows (its facts in its own day, plus those the
+-- load recorded in earlier days or as superseded), the other checks on the facts of the file's day.
 WITH file_totals AS (
-    SELECT coalesce(rows_loaded, 0) + coalesce(rows_superseded, 0) AS row_count
-    FROM load_audit WHERE run_date = to_date(%(date_key)s::text, 'YYYYMMDD')
-    UNION ALL SELECT 0
-    LIMIT 1
+    SELECT (SELECT count(*) FROM fact_transactions
+            WHERE date_key = %(date_key)s AND file_date = to_date(%(date_key)s::text, 'YYYYMMDD'))
+           + coalesce((SELECT coalesce(rows_loaded_earlier, 0) + coalesce(rows_superseded, 0) FROM load_audit
+                       WHERE run_date = to_date(%(date_key)s::text, 'YYYYMMDD') AND status = 'loaded'), 0) AS row_count
 ),
 day_facts AS (
     SELECT * FROM fact_transactions WHERE date_key = %(date_key)s
