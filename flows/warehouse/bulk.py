@@ -47,15 +47,18 @@ def fetch(cursor: Cursor, relative_path: str, params: Mapping[str, Any] | None =
     return list(cursor.fetchall())
 
 
-def copy_table(cursor: Cursor, table: pa.Table, target: str, columns: tuple[str, ...]) -> None:
-    """COPY an Arrow table into `target`.
+def copy_table(cursor: Cursor, table: pa.Table, target: str, columns: tuple[str, ...], *, freeze: bool = False) -> None:
+    """COPY an Arrow table into `target` (FREEZE: rows written frozen, for a table created or
+    truncated in this transaction).
 
     Arrow renders slices of the table as CSV in parallel threads (it releases the GIL) while
     PostgreSQL parses the slices already rendered, streamed through a pipe in order, so the two
     cores work at once and the CSV is never held whole.
     """
-    statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        pgsql.Identifier(target), pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+    statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv{})").format(
+        pgsql.Identifier(target),
+        pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns),
+        pgsql.SQL(", FREEZE" if freeze else ""),
     )
     # One chunk: Arrow's CSV writer emits stray NUL bytes when a first chunk is empty (apache/arrow#36889).
     selected = table.select(list(columns)).combine_chunks()

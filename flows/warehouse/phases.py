@@ -69,7 +69,7 @@ def dimensions(cursor: Cursor, clean: CleanResult) -> Dimensions:
 
 
 def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions) -> None:
-    """COPY the file's records, keyed (customer version as of each transaction_ts), into _incoming."""
+    """COPY the file's records, keyed (customer version as of each transaction_ts), into load_incoming."""
     facts = clean.processed
     keyed = pa.table(
         {
@@ -89,7 +89,8 @@ def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions) -> None:
         }
     )
     run(cursor, "load/stage_incoming.sql")
-    copy_table(cursor, keyed, "_incoming", FACT_COLUMNS)
+    copy_table(cursor, keyed, "load_incoming", FACT_COLUMNS, freeze=True)
+    run(cursor, "load/analyze_incoming.sql")
 
 
 def reconcile(cursor: Cursor, day: date, window_days: int) -> list[int]:
@@ -103,6 +104,7 @@ def reconcile(cursor: Cursor, day: date, window_days: int) -> list[int]:
         "fact_hi": date_key(day + window),
         "file_lo": day - 2 * window,
         "file_hi": day + 2 * window,
+        "reloaded": fetch(cursor, "load/was_loaded.sql", {"file_date": day})[0][0],
     }
     run(cursor, "load/displace.sql", params)
     run(cursor, "load/pool.sql", params)
@@ -149,6 +151,7 @@ def audit(cursor: Cursor, clean: CleanResult, attempt: dict[str, Any], fingerpri
     changes = [FileCounts(*row) for row in fetch(cursor, "load/count_changes.sql")]
     for change in changes:
         run(cursor, "load/apply_count_changes.sql", {**change.__dict__, "by": clean.run_date})
+    run(cursor, "load/drop_added.sql")
     run(cursor, "load/record_run.sql", {"run_date": clean.run_date, "message": None})
     return changes
 

@@ -9,7 +9,7 @@ WITH contested AS (
 versions AS (
     SELECT i.transaction_id, i.file_date, i.date_key, i.customer_key, i.channel_key, i.city_key, i.transaction_ts,
            i.amount, i.status, i.processing_time_s, i.processing_delay_bucket, i.fee_percent, i.revenue
-    FROM _incoming AS i
+    FROM load_incoming AS i
     WHERE i.transaction_id IN (SELECT transaction_id FROM contested)
     UNION ALL
     SELECT d.transaction_id, d.file_date, d.date_key, d.customer_key, d.channel_key, d.city_key, d.transaction_ts,
