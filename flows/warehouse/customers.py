@@ -19,14 +19,18 @@ log = logging.getLogger("bap.load")
 def load_customers(engine: sa.Engine, customers: pa.Table, as_of: date) -> int:
     """Apply the feed as it stands at the start of `as_of` (UTC); return the versions opened or
     completed. Facts of a changed customer from as_of on move to the new version, and the rollups
-    of their days follow, in the same transaction (serialised with the day loads)."""
+    of their days follow, in the same transaction, serialised with the day loads by their lock; a
+    feed that changes nothing takes no lock (every run syncs the feed before its days)."""
     start = datetime.combine(as_of, time(), UTC)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        run(cur, "load/begin_day.sql", {"lock_id": LOAD_LOCK})
         run(cur, "load/stage_customers.sql")
         copy_table(cur, customers, "_customer_stage", CUSTOMER_COLUMNS)
+        if not fetch(cur, "load/feed_differs.sql", {"as_of": start})[0][0]:
+            raw.rollback()
+            return 0
+        run(cur, "load/begin_day.sql", {"lock_id": LOAD_LOCK})
         run(cur, "load/merge_customers.sql", {"as_of": start})
         days = [r[0] for r in fetch(cur, "load/repoint_facts.sql", {"as_of": start, "as_of_key": date_key(as_of)})]
         rebuild_rollups(cur, days)
