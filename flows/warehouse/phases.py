@@ -106,6 +106,7 @@ def reconcile(cursor: Cursor, day: date, window_days: int) -> list[int]:
         "file_hi": day + 2 * window,
         "reloaded": fetch(cursor, "load/was_loaded.sql", {"file_date": day})[0][0],
     }
+    run(cursor, "load/drop_stray_load_table.sql", stray=f"fact_transactions_d{date_key(day)}_load")
     run(cursor, "load/displace.sql", params)
     run(cursor, "load/pool.sql", params)
     run(cursor, "load/added.sql")
