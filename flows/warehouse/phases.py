@@ -111,16 +111,31 @@ def reconcile(cursor: Cursor, day: date, window_days: int) -> list[int]:
     run(cursor, "load/pool.sql", params)
     run(cursor, "load/added.sql")
     days = [r[0] for r in fetch(cursor, "load/touched_days.sql")]
-    ensure_partitions(cursor, days)
-    run(cursor, "load/insert_versions.sql")
+    fresh = ensure_partitions(cursor, days, date_key(day))
+    part = f"fact_transactions_d{date_key(day)}"
+    target = part if fresh else "fact_transactions"
+    run(cursor, "load/insert_versions.sql", {"fresh_key": date_key(day) if fresh else -1}, fresh=target)
+    if fresh:
+        bounds = {"date_key": date_key(day), "next_key": date_key(day + timedelta(days=1))}
+        run(cursor, "load/attach_fresh_partition.sql", bounds, part=part, range=f"{part}_range")
     return days
 
 
-def ensure_partitions(cursor: Cursor, days: list[int]) -> None:
+def ensure_partitions(cursor: Cursor, days: list[int], own_key: int) -> bool:
+    """Create the missing day partitions; the file day's own, when missing, as a fresh table that
+    is indexed and attached after its rows are in (returns whether it is)."""
+    fresh = False
     for key, exists in fetch(cursor, "load/ensure_partitions.sql", {"date_keys": days}):
-        if not exists:
+        part = f"fact_transactions_d{key}"
+        if exists:
+            continue
+        if key == own_key:
+            run(cursor, "load/create_fresh_partition.sql", part=part)
+            fresh = True
+        else:
             params = {"date_key": key, "next_key": date_key(key_date(key) + timedelta(days=1))}
-            run(cursor, "load/create_partition.sql", params, part=f"fact_transactions_d{key}")
+            run(cursor, "load/create_partition.sql", params, part=part)
+    return fresh
 
 
 def rollups(cursor: Cursor, days: list[int]) -> None:
