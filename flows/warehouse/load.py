@@ -103,6 +103,7 @@ def load_day(
     attempt = {"source": source, "sha256": sha256, "flow_run_id": flow_run_id, "started_at": started_at}
     conn = engine.connect()
     raw = conn.connection.dbapi_connection  # the same session: COPY via the cursor, checks via `conn`
+    assert raw is not None  # a checked-out connection always has its DB-API connection
     try:
         cur = raw.cursor()
         result = _load_phases(cur, clean, attempt, window_days)

@@ -61,7 +61,9 @@ def apply_migrations(engine: sa.Engine) -> list[str]:
                 continue
             # Through the DB-API cursor without parameters: migration text is taken literally
             # (a '%' in a comment or a string is not a placeholder).
-            conn.connection.dbapi_connection.cursor().execute(text)
+            raw = conn.connection.dbapi_connection
+            assert raw is not None  # a checked-out connection always has its DB-API connection
+            raw.cursor().execute(text)
             conn.exec_driver_sql(
                 "INSERT INTO schema_migrations (version, name, sha256) VALUES (%(v)s, %(n)s, %(s)s)",
                 {"v": version, "n": path.name, "s": digest},
