@@ -133,7 +133,8 @@ def status(
     start: Annotated[str | None, typer.Option(help="First day (default: 30 days before --end).")] = None,
     end: Annotated[str | None, typer.Option(help="Last day (default: yesterday, UTC).")] = None,
 ) -> None:
-    """Per day: rows received, loaded, quarantined (by reason), duplicates dropped, when and by which run."""
+    """Per file day: rows received, loaded (into its own day, into earlier days, corrections),
+    superseded by a later file day, quarantined (by reason), duplicates; when, and which later day changed it."""
     from rich.console import Console
     from rich.table import Table
 
@@ -144,32 +145,24 @@ def status(
     first = _day(start, "--start") or last - timedelta(days=29)
     rows = steps.status_rows(settings, first, last)
     table = Table(title=f"Load status {first} .. {last}")
-    for column in (
-        "day",
-        "status",
-        "received",
-        "loaded",
-        "quarantined",
-        "by reason",
-        "duplicates",
-        "loaded at (UTC)",
-        "flow run",
-    ):
+    columns = ("day", "status", "received", "loaded", "into earlier days", "corrections", "superseded")
+    for column in (*columns, "quarantined", "by reason", "duplicates", "changed by", "loaded at (UTC)", "flow run"):
         table.add_column(column)
     for r in rows:
         reasons = ", ".join(f"{k}: {v}" for k, v in (r["quarantine_reasons"] or {}).items())
+        counts = ("rows_received", "rows_loaded", "rows_loaded_earlier", "rows_corrections", "rows_superseded")
         table.add_row(
             str(r["run_date"]),
             r["status"],
-            str(r["rows_received"] if r["rows_received"] is not None else ""),
-            str(r["rows_loaded"] if r["rows_loaded"] is not None else ""),
-            str(r["rows_quarantined"] if r["rows_quarantined"] is not None else ""),
+            *("" if r[c] is None else str(r[c]) for c in counts),
+            "" if r["rows_quarantined"] is None else str(r["rows_quarantined"]),
             reasons,
-            str(r["duplicates_dropped"] if r["duplicates_dropped"] is not None else ""),
+            "" if r["duplicates_dropped"] is None else str(r["duplicates_dropped"]),
+            f"file of {r['changed_by']}" if r["changed_by"] else "",
             r["loaded_at"].strftime("%Y-%m-%d %H:%M:%S") if r["loaded_at"] else "",
             (r["flow_run_id"] or "")[:36],
         )
-    Console(width=200).print(table)
+    Console(width=240).print(table)
     missing = (last - first).days + 1 - len(rows)
     if missing:
         typer.echo(f"{missing} day(s) in the range have never been run.")

@@ -38,3 +38,7 @@ def expected_failure(exc: BaseException) -> BapError | None:
             f"the warehouse failed during the run ({reason}); re-run the command once it is back"
         )
     return None
+
+
+class MigrationChanged(BapError):
+    """A migration already applied to the warehouse was edited afterwards: migrations are immutable."""

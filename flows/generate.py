@@ -64,25 +64,48 @@ def customer_ids(count: int) -> pa.Array:
     )
 
 
-def generate_customers(count: int, seed: int) -> pa.Table:
-    """One row per customer: the customer feed behind dim_customer (names from Faker, seeded)."""
+FEED_HISTORY_START = date(2024, 1, 1)  # the customer feed as first published; it evolves monthly from here
+MONTHLY_SEGMENT_CHANGE_SHARE = 0.02
+
+
+def generate_customers(count: int, seed: int, as_of: date | None = None) -> pa.Table:
+    """One row per customer: the customer feed behind dim_customer (names from Faker, seeded), as it
+    stands on `as_of`: from FEED_HISTORY_START on, about 2% of customers change segment on the first
+    day of each month. The same count, seed and as-of month give byte-identical feeds."""
     from faker import Faker
 
     fake = Faker("en_IN")
     fake.seed_instance(seed)
     names = [fake.name() for _ in range(count)]
     rng = _rng(seed, 0xC057)
-    segments = np.array(SEGMENTS)[rng.choice(len(SEGMENTS), size=count, p=_SEGMENT_WEIGHTS)]
+    codes = rng.choice(len(SEGMENTS), size=count, p=_SEGMENT_WEIGHTS)
     start = np.datetime64("2019-01-01")
     signup_dates = (start + rng.integers(0, 5 * 365, size=count).astype("timedelta64[D]")).astype(str)
+    if as_of is not None:
+        codes = _evolve_segments(codes, seed, as_of)
     return pa.table(
         {
             "customer_id": customer_ids(count),
             "customer_name": pa.array(names, pa.string()),
-            "segment": pa.array(segments, pa.string()),
+            "segment": pa.array(np.array(SEGMENTS)[codes], pa.string()),
             "signup_date": pa.array(signup_dates, pa.string()),
         }
     ).select(list(CUSTOMER_COLUMNS))
+
+
+def _evolve_segments(codes: np.ndarray, seed: int, as_of: date) -> np.ndarray:
+    """Apply each month's segment changes from FEED_HISTORY_START through `as_of`'s month."""
+    codes = codes.copy()
+    changes = max(1, round(MONTHLY_SEGMENT_CHANGE_SHARE * len(codes))) if len(codes) else 0
+    month = FEED_HISTORY_START.year * 12 + FEED_HISTORY_START.month
+    last = as_of.year * 12 + as_of.month
+    while month < last:
+        month += 1
+        rng = _rng(seed, 0x5E6, month)
+        who = rng.choice(len(codes), size=changes, replace=False)
+        shift = rng.integers(1, len(SEGMENTS), size=changes)
+        codes[who] = (codes[who] + shift) % len(SEGMENTS)
+    return codes
 
 
 def _format_fixed(units: np.ndarray, decimals: int) -> pa.Array:

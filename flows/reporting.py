@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from flows.settings import Settings
 from flows.transform import CleanResult
+from flows.warehouse.load import LoadResult
 
 
 def _observed(value: Any) -> str:
@@ -42,11 +43,17 @@ def quality_markdown(day: date, reports: list[Any], *, status: str) -> str:
     return "\n".join(lines)
 
 
-def accounting_rows(clean: CleanResult) -> list[dict[str, Any]]:
-    """One row per destination of the day's records; the counts add up to rows received."""
+def accounting_rows(clean: CleanResult, loaded: LoadResult | None = None) -> list[dict[str, Any]]:
+    """One row per destination of the file's records; received = the sum of the other rows, except
+    the "of which" rows (parts of the loaded rows). Without the load's result, all loaded, own day."""
+    in_facts = loaded.rows_loaded if loaded else clean.processed.num_rows
+    earlier = loaded.rows_loaded_earlier if loaded else 0
     rows: list[dict[str, Any]] = [
         {"rows": "received", "count": clean.rows_received},
-        {"rows": "loaded", "count": clean.processed.num_rows},
+        {"rows": "loaded into the file's day", "count": in_facts - earlier},
+        {"rows": "loaded into earlier days", "count": earlier},
+        {"rows": "  of which corrections (any day)", "count": loaded.rows_corrections if loaded else 0},
+        {"rows": "superseded by a later file day", "count": loaded.rows_superseded if loaded else 0},
         {"rows": "duplicates dropped", "count": clean.duplicates_dropped},
     ]
     rows += [{"rows": f"quarantined: {reason}", "count": n} for reason, n in clean.quarantine_reasons.items()]

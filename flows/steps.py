@@ -26,7 +26,8 @@ from flows.settings import Settings
 from flows.storage import DataLake
 from flows.transform import CleanResult, clean_transactions
 from flows.warehouse.connection import resolve_url, warehouse_engine
-from flows.warehouse.load import LoadResult, load_customers, load_day, record_failure
+from flows.warehouse.customers import load_customers
+from flows.warehouse.load import LoadResult, load_day, record_failure
 
 if TYPE_CHECKING:
     from flows.quality.gx_project import Docs
@@ -74,15 +75,17 @@ def _generator_config(settings: Settings, scenario: str | None) -> GeneratorConf
     )
 
 
-def sync_customer_feed(settings: Settings) -> int:
-    """Write the deterministic customer feed to the raw zone and apply it to dim_customer."""
+def sync_customer_feed(settings: Settings, day: date | None = None) -> int:
+    """Write the deterministic customer feed as it stands on `day` to the raw zone and apply it to
+    dim_customer as of that day (a change of segment or name opens a new customer version)."""
+    day = day or yesterday_utc()
     lake = lake_of(settings)
-    customers = generate_customers(settings.customer_count, settings.seed)
+    customers = generate_customers(settings.customer_count, settings.seed, as_of=day)
     data = to_csv_bytes(customers)
     path = lake.customers_path()
     if not lake.exists(path) or lake.read(path) != data:
         lake.write_atomic(path, data)
-    return load_customers(engine_of(settings), customers)
+    return load_customers(engine_of(settings), customers, day)
 
 
 def ingest(
@@ -184,6 +187,7 @@ def load(
     checked: list[Any] = []
 
     def verify(conn: sa.Connection) -> None:
+        # expected: every accepted record of the file is in the warehouse once (a fact or superseded)
         report = quality.check_warehouse_day(conn, clean.run_date, expected_rows=clean.processed.num_rows)
         checked.append(report)
         if not report.passed:
@@ -199,6 +203,7 @@ def load(
             flow_run_id=flow_run_id,
             started_at=started_at,
             verify=verify,
+            window_days=settings.late_arrival_days,
         )
     except QualityGateFailed:
         quality.record_results(engine, [*(reports or []), *checked], flow_run_id or "local")
@@ -239,10 +244,17 @@ def note_failure(
 
 @dataclass(frozen=True)
 class DayOutcome:
+    """A file day's run. rows_received = rows_loaded + rows_superseded + rows_quarantined +
+    duplicates_dropped; rows_loaded_earlier and rows_corrections are parts of rows_loaded."""
+
     run_date: date
     status: str  # loaded | failed | blocked
     rows_received: int = 0
     rows_loaded: int = 0
+    rows_loaded_earlier: int = 0  # late records and corrections loaded into days before the file's
+    rows_corrections: int = 0  # records replacing an earlier file day's version of their transaction
+    rows_superseded: int = 0  # records a later file day's version replaced
+    days_changed: tuple[date, ...] = ()  # other file days whose accounting this run changed
     rows_quarantined: int = 0
     duplicates_dropped: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
@@ -251,13 +263,20 @@ class DayOutcome:
     quality_warnings: list[str] = field(default_factory=list)
 
 
-def outcome_of(clean: CleanResult, seconds: float, reports: list[Any] | None = None) -> DayOutcome:
+def outcome_of(
+    clean: CleanResult, seconds: float, reports: list[Any] | None = None, loaded: LoadResult | None = None
+) -> DayOutcome:
+    """The run's outcome; with the load's result, its accounting of versions (else all loaded, own day)."""
     warnings = [f"{r.suite}: {o.describe()}" for r in (reports or []) for o in r.warnings]
     return DayOutcome(
         run_date=clean.run_date,
         status="loaded",
         rows_received=clean.rows_received,
-        rows_loaded=clean.processed.num_rows,
+        rows_loaded=loaded.rows_loaded if loaded else clean.processed.num_rows,
+        rows_loaded_earlier=loaded.rows_loaded_earlier if loaded else 0,
+        rows_corrections=loaded.rows_corrections if loaded else 0,
+        rows_superseded=loaded.rows_superseded if loaded else 0,
+        days_changed=loaded.days_changed if loaded else (),
         rows_quarantined=clean.rejected.num_rows,
         duplicates_dropped=clean.duplicates_dropped,
         quarantine_reasons=clean.quarantine_reasons,
@@ -337,7 +356,8 @@ def run_day(
     return outcome_of(run.clean, time.perf_counter() - t0, run.reports)
 
 
-def status_rows(settings: Settings, start: date, end: date) -> list[dict]:
+def status_rows(settings: Settings, start: date, end: date) -> list[dict[str, Any]]:
+    """load_audit of the file days in [start, end]: the accounting of what the warehouse holds."""
     from flows.warehouse.sql import sql
 
     with engine_of(settings).connect() as conn:

@@ -63,9 +63,13 @@ def loaded_old(site: Site, sources: dict[str, Path]) -> DayState:
 KILL_POINTS = [
     pytest.param(f"SELECT pg_advisory_lock({LOAD_LOCK})", "%pg_advisory_xact_lock%", id="queued-for-the-load-lock"),
     pytest.param("LOCK TABLE dim_customer IN SHARE MODE", "%INSERT INTO dim_customer%", id="dimensions-half-upserted"),
-    pytest.param("SELECT count(*) FROM fact_transactions", "%DETACH PARTITION%", id="facts-copied-before-the-swap"),
     pytest.param(
-        "LOCK TABLE agg_daily_city IN SHARE MODE", "%DELETE FROM agg_daily_city%", id="swapped-before-the-rollups"
+        "LOCK TABLE fact_superseded IN SHARE MODE",
+        "%DELETE FROM fact_superseded%",
+        id="facts-displaced-before-versions",
+    ),
+    pytest.param(
+        "LOCK TABLE agg_daily_city IN SHARE MODE", "%INSERT INTO agg_daily_city%", id="versions-in-before-the-rollups"
     ),
     pytest.param(
         "LOCK TABLE quarantine_rows IN SHARE MODE", "%DELETE FROM quarantine_rows%", id="rollups-done-during-quarantine"

@@ -164,7 +164,7 @@ def test_connection_dropped_inside_the_load_leaves_no_partial_day_and_the_retry_
                 BAP_RETRY_ATTEMPTS="3",
             )
             # The loader has swapped the day's partition and waits to rewrite the rollups.
-            (pid,) = wait_for_loaders(site.url, "%DELETE FROM agg_daily_city%", procs=(run,))
+            (pid,) = wait_for_loaders(site.url, "%INSERT INTO agg_daily_city%", procs=(run,))
             queued = threading.Thread(target=lambda: queue.cursor().execute(f"SELECT pg_advisory_lock({LOAD_LOCK})"))
             queued.start()
             wait_until(
@@ -216,7 +216,7 @@ def test_connection_dropped_on_the_last_attempt_fails_the_run_with_one_clear_lin
             PREFECT_API_URL=prefect_api_url,
             BAP_RETRY_ATTEMPTS="1",
         )
-        (pid,) = wait_for_loaders(site.url, "%DELETE FROM agg_daily_city%", procs=(run,))
+        (pid,) = wait_for_loaders(site.url, "%INSERT INTO agg_daily_city%", procs=(run,))
         query(site.url, "SELECT pg_terminate_backend(%(pid)s)", {"pid": pid})
         wait_backend_gone(site.url, pid)
     code, out, err = finish(run)

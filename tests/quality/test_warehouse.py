@@ -68,8 +68,9 @@ def _insert_fact(
 ) -> None:
     conn.exec_driver_sql(
         "INSERT INTO fact_transactions (date_key, transaction_id, customer_key, channel_key, city_key, transaction_ts,"
-        " amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue) VALUES"
-        " (%(d)s, %(t)s, %(cu)s, %(ch)s, %(ci)s, '2024-01-15 10:00:00+00', %(a)s, %(s)s, 1.5, 'fast', %(f)s, %(r)s)",
+        " amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue, file_date) VALUES"
+        " (%(d)s, %(t)s, %(cu)s, %(ch)s, %(ci)s, '2024-01-15 10:00:00+00', %(a)s, %(s)s, 1.5, 'fast', %(f)s, %(r)s,"
+        " '2024-01-15')",
         {
             "d": DATE_KEY,
             "t": transaction_id,

@@ -92,8 +92,9 @@ def add_day(conn: sa.Connection, day: date, facts: list[Fact], *, loaded_at: dat
     for f in facts:
         conn.exec_driver_sql(
             "INSERT INTO fact_transactions (date_key, transaction_id, customer_key, channel_key, city_key, "
-            "transaction_ts, amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue) "
-            "VALUES (%(k)s, %(tid)s, %(cu)s, %(ch)s, %(ci)s, %(ts)s, %(amount)s, %(status)s, %(s)s, 'fast', 1, %(rev)s)",
+            "transaction_ts, amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue, file_date) "
+            "VALUES (%(k)s, %(tid)s, %(cu)s, %(ch)s, %(ci)s, %(ts)s, %(amount)s, %(status)s, %(s)s, 'fast', 1, %(rev)s,"
+            " %(day)s)",
             {
                 "k": key,
                 "tid": f"{f.tid}-{key}",
@@ -105,6 +106,7 @@ def add_day(conn: sa.Connection, day: date, facts: list[Fact], *, loaded_at: dat
                 "status": f.status,
                 "s": f.seconds,
                 "rev": f.revenue,
+                "day": day,
             },
         )
     conn.exec_driver_sql("DELETE FROM agg_daily_city WHERE date_key = %(date_key)s", {"date_key": key})

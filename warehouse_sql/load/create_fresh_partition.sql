@@ -1,4 +1,3 @@
--- An empty, unindexed table shaped like the fact table: the day is COPYed into it, indexed after
--- the bulk copy (faster than maintaining the index row by row), then swapped in as the partition.
-DROP TABLE IF EXISTS {fresh};
-CREATE TABLE {fresh} (LIKE fact_transactions INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+-- The file day's partition when it does not exist yet: an unindexed table shaped like the fact
+-- table, filled, then indexed after the bulk insert (faster than row-by-row index upkeep).
+CREATE TABLE {part} (LIKE fact_transactions INCLUDING DEFAULTS INCLUDING CONSTRAINTS);

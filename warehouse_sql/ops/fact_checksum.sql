@@ -1,7 +1,7 @@
 -- Row count and an md5 over every fact row (natural keys, so two warehouses that loaded the same
 -- data in a different order compare equal).
 WITH rows AS (
-    SELECT concat_ws('|', f.date_key, f.transaction_id, cu.customer_id, ch.channel_name, ci.city_name, ci.state,
+    SELECT concat_ws('|', f.date_key, f.transaction_id, f.file_date, cu.customer_id, cu.valid_from, ch.channel_name, ci.city_name, ci.state,
                      f.transaction_ts, f.amount, f.status, f.processing_time_s, f.processing_delay_bucket,
                      f.fee_percent, f.revenue) AS line
     FROM fact_transactions AS f

@@ -1,7 +1,16 @@
 -- The warehouse suite: checks of one loaded day. Grain: one row per check.
 -- Runs on the caller's connection, so inside the load transaction it sees the uncommitted day.
--- Params: date_key (YYYYMMDD), expected_rows (rows of the day's processed batch).
-WITH day_facts AS (
+-- Params: date_key (YYYYMMDD) of the file day, expected_rows (rows of the file's processed batch).
+-- A file's records are versions of transactions that may belong to earlier days or be superseded by
+-- a later file day: the count check is on the file's rows (its facts in its own day, plus those the
+-- load recorded in earlier days or as superseded), the other checks on the facts of the file's day.
+WITH file_totals AS (
+    SELECT (SELECT count(*) FROM fact_transactions
+            WHERE date_key = %(date_key)s AND file_date = to_date(%(date_key)s::text, 'YYYYMMDD'))
+           + coalesce((SELECT coalesce(rows_loaded_earlier, 0) + coalesce(rows_superseded, 0) FROM load_audit
+                       WHERE run_date = to_date(%(date_key)s::text, 'YYYYMMDD') AND status = 'loaded'), 0) AS row_count
+),
+day_facts AS (
     SELECT * FROM fact_transactions WHERE date_key = %(date_key)s
 ),
 fact_totals AS (
@@ -48,7 +57,7 @@ SELECT 'expect_fact_row_count_to_equal_processed_rows' AS expectation,
        jsonb_build_object('fact_rows', t.row_count, 'processed_rows', %(expected_rows)s) AS observed_value,
        abs(t.row_count - %(expected_rows)s) AS unexpected_count,
        %(expected_rows)s::bigint AS element_count
-FROM fact_totals AS t
+FROM file_totals AS t
 UNION ALL
 SELECT 'expect_fact_foreign_keys_to_exist:' || o.column_name, 'critical', o.orphans = 0,
        to_jsonb(o.orphans), o.orphans, t.row_count

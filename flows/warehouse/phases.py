@@ -1,0 +1,177 @@
+"""The phases of a day load, in order; each takes the load's cursor (see flows.warehouse.load).
+
+A file of day D holds records of the days [D - window, D]. Its records are versions of
+transactions: the version of the latest file day wins (README "Transaction identity and time").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flows.contract import RAW_COLUMNS
+from flows.dates import date_key, key_date
+from flows.transform import CleanResult
+from flows.warehouse import keys
+from flows.warehouse.bulk import Cursor, copy_table, fetch, run
+from flows.warehouse.rollups import apply_rollup_changes
+
+FACT_COLUMNS = (
+    "date_key",
+    "transaction_id",
+    "customer_key",
+    "channel_key",
+    "city_key",
+    "transaction_ts",
+    "amount",
+    "status",
+    "processing_time_s",
+    "processing_delay_bucket",
+    "fee_percent",
+    "revenue",
+    "file_date",
+)
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """What the file's rows resolve to: (city_key, name, state, region) and customer versions."""
+
+    cities: list[tuple[Any, ...]]
+    customers: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """A file day's accounting change made by one load (see warehouse_sql/load/count_changes.sql)."""
+
+    file_date: date
+    loaded: int
+    loaded_earlier: int
+    corrections: int
+    superseded: int
+
+
+def event_days(clean: CleanResult) -> list[date]:
+    keys_ = pc.unique(clean.processed.column("date_key")).to_pylist()
+    return sorted(key_date(k) for k in keys_)
+
+
+def dimensions(cursor: Cursor, clean: CleanResult) -> Dimensions:
+    """Calendar rows of the file's event days, new cities and inferred customers; their keys."""
+    keys.upsert_days(cursor, sorted({clean.run_date, *event_days(clean)}))
+    return Dimensions(keys.city_rows(cursor, clean.processed), keys.customer_versions(cursor, clean.processed))
+
+
+def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions) -> None:
+    """COPY the file's records, keyed (customer version as of each transaction_ts), into load_incoming."""
+    facts = clean.processed
+    keyed = pa.table(
+        {
+            "date_key": facts.column("date_key"),
+            "transaction_id": facts.column("transaction_id"),
+            "customer_key": keys.customer_keys(facts, dims.customers),
+            "channel_key": facts.column("channel_key"),
+            "city_key": keys.city_keys(facts, dims.cities),
+            "transaction_ts": facts.column("transaction_ts").cast(pa.timestamp("us")),  # UTC, see begin_day.sql
+            "amount": facts.column("amount"),
+            "status": facts.column("status"),
+            "processing_time_s": facts.column("processing_time_s"),
+            "processing_delay_bucket": facts.column("processing_delay_bucket"),
+            "fee_percent": facts.column("fee_percent"),
+            "revenue": facts.column("revenue"),
+            "file_date": pa.array([clean.run_date] * facts.num_rows, pa.date32()),
+        }
+    )
+    run(cursor, "load/stage_incoming.sql")
+    copy_table(cursor, keyed, "load_incoming", FACT_COLUMNS, freeze=True)
+    run(cursor, "load/analyze_incoming.sql")
+
+
+def reconcile(cursor: Cursor, day: date, window_days: int) -> list[int]:
+    """Replace what the file day held with its new versions: competing versions leave, the latest
+    file day's version of each transaction is the fact, the others are kept as superseded.
+    Returns the date keys of the days whose facts changed."""
+    window = timedelta(days=window_days)
+    params = {
+        "file_date": day,
+        "fact_lo": date_key(day - window),
+        "fact_hi": date_key(day + window),
+        "file_lo": day - 2 * window,
+        "file_hi": day + 2 * window,
+        "reloaded": fetch(cursor, "load/was_loaded.sql", {"file_date": day})[0][0],
+    }
+    run(cursor, "load/drop_stray_load_table.sql", stray=f"fact_transactions_d{date_key(day)}_load")
+    run(cursor, "load/displace.sql", params)
+    run(cursor, "load/pool.sql", params)
+    run(cursor, "load/added.sql")
+    days = [r[0] for r in fetch(cursor, "load/touched_days.sql")]
+    fresh = ensure_partitions(cursor, days, date_key(day))
+    part = f"fact_transactions_d{date_key(day)}"
+    target = part if fresh else "fact_transactions"
+    run(cursor, "load/insert_versions.sql", {"fresh_key": date_key(day) if fresh else -1}, fresh=target)
+    if fresh:
+        bounds = {"date_key": date_key(day), "next_key": date_key(day + timedelta(days=1))}
+        run(cursor, "load/attach_fresh_partition.sql", bounds, part=part, range=f"{part}_range")
+    return days
+
+
+def ensure_partitions(cursor: Cursor, days: list[int], own_key: int) -> bool:
+    """Create the missing day partitions; the file day's own, when missing, as a fresh table that
+    is indexed and attached after its rows are in (returns whether it is)."""
+    fresh = False
+    for key, exists in fetch(cursor, "load/ensure_partitions.sql", {"date_keys": days}):
+        part = f"fact_transactions_d{key}"
+        if exists:
+            continue
+        if key == own_key:
+            run(cursor, "load/create_fresh_partition.sql", part=part)
+            fresh = True
+        else:
+            params = {"date_key": key, "next_key": date_key(key_date(key) + timedelta(days=1))}
+            run(cursor, "load/create_partition.sql", params, part=part)
+    return fresh
+
+
+def rollups(cursor: Cursor, days: list[int]) -> None:
+    apply_rollup_changes(cursor, days)
+
+
+def quarantine(cursor: Cursor, clean: CleanResult) -> None:
+    """The file day's quarantine rows replace its previous ones, every original field as text."""
+    run(cursor, "load/stage_quarantine.sql")
+    cursor.execute("TRUNCATE _quarantine_stage")
+    columns = (*RAW_COLUMNS, "source_file", "source_row", "reject_reason")
+    copy_table(cursor, clean.rejected, "_quarantine_stage", columns)
+    run(cursor, "load/replace_quarantine.sql", {"run_date": clean.run_date})
+
+
+def audit(cursor: Cursor, clean: CleanResult, attempt: dict[str, Any], fingerprint: str) -> list[FileCounts]:
+    """Record the file day's accounting, and the change of every file day the load touched."""
+    params = {
+        **attempt,
+        "run_date": clean.run_date,
+        "received": clean.rows_received,
+        "quarantined": clean.rejected.num_rows,
+        "reasons": json.dumps(clean.quarantine_reasons),
+        "duplicates": clean.duplicates_dropped,
+        "message": None,
+        "fingerprint": fingerprint,
+    }
+    run(cursor, "load/record_loaded.sql", params)
+    changes = [FileCounts(*row) for row in fetch(cursor, "load/count_changes.sql")]
+    for change in changes:
+        run(cursor, "load/apply_count_changes.sql", {**change.__dict__, "by": clean.run_date})
+    run(cursor, "load/drop_added.sql")
+    run(cursor, "load/record_run.sql", {"run_date": clean.run_date, "message": None})
+    return changes
+
+
+def record_unchanged(cursor: Cursor, day: date, attempt: dict[str, Any]) -> None:
+    run(cursor, "load/record_unchanged.sql", {**attempt, "run_date": day})
+    run(cursor, "load/record_run.sql", {"run_date": day, "message": "unchanged"})

@@ -1,0 +1,21 @@
+-- Per file day, the change of its accounting that the load made: versions now in the facts
+-- (+1) or superseded (+1), versions taken out (-1). See 006_transaction_identity.sql.
+WITH state_rows AS (
+    SELECT 1 AS sign, file_date, date_key, true AS loaded, corrects FROM _added
+    UNION ALL
+    SELECT 1, file_date, date_key, false, false FROM _pool WHERE NOT wins
+    UNION ALL
+    SELECT -1, d.file_date, d.date_key, true,
+           EXISTS (SELECT 1 FROM _dropped AS x WHERE x.transaction_id = d.transaction_id AND x.file_date < d.file_date)
+    FROM _displaced AS d
+    UNION ALL
+    SELECT -1, file_date, date_key, false, false FROM _dropped
+)
+SELECT file_date,
+       coalesce(sum(sign) FILTER (WHERE loaded), 0) AS loaded,
+       coalesce(sum(sign) FILTER (WHERE loaded AND date_key < to_char(file_date, 'YYYYMMDD')::int), 0) AS loaded_earlier,
+       coalesce(sum(sign) FILTER (WHERE loaded AND corrects), 0) AS corrections,
+       coalesce(sum(sign) FILTER (WHERE NOT loaded), 0) AS superseded
+FROM state_rows
+GROUP BY file_date
+ORDER BY file_date;

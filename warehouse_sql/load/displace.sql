@@ -1,0 +1,25 @@
+-- Take out of the warehouse every version the file competes with: facts and superseded versions
+-- with one of its transaction ids, and whatever an earlier load of the same file day wrote.
+-- The identity check looks at the lateness window only (README "Transaction identity and time").
+WITH gone AS (
+    DELETE FROM fact_transactions AS f
+    USING load_incoming AS i
+    WHERE f.date_key BETWEEN %(fact_lo)s AND %(fact_hi)s AND f.transaction_id = i.transaction_id
+    RETURNING f.*
+)
+INSERT INTO _displaced SELECT * FROM gone;
+WITH gone AS (
+    DELETE FROM fact_transactions AS f
+    WHERE %(reloaded)s AND f.date_key BETWEEN %(fact_lo)s AND %(fact_hi)s AND f.file_date = %(file_date)s
+    RETURNING f.*
+)
+INSERT INTO _displaced SELECT * FROM gone;
+WITH gone AS (
+    DELETE FROM fact_superseded AS s
+    WHERE s.file_date BETWEEN %(file_lo)s AND %(file_hi)s
+      AND (s.file_date = %(file_date)s
+           OR s.transaction_id IN (SELECT transaction_id FROM load_incoming)
+           OR s.transaction_id IN (SELECT transaction_id FROM _displaced))
+    RETURNING s.*
+)
+INSERT INTO _dropped SELECT * FROM gone;

@@ -1,0 +1,5 @@
+-- The file's accepted records with their surrogate keys are COPYed into load_incoming (emptied
+-- here); the tables the reconciliation fills are temporary and leave with the load's transaction.
+TRUNCATE load_incoming;
+CREATE TEMP TABLE _displaced (LIKE fact_transactions) ON COMMIT DROP;
+CREATE TEMP TABLE _dropped (LIKE fact_superseded) ON COMMIT DROP;
