@@ -630,14 +630,14 @@ class DashboardQueries:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bap-dashboard-sql")
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _rows(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _rows(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            result = conn.exec_driver_sql(sql(f"queries/{name}.sql"), params or {})
+            result = conn.exec_driver_sql(sql(path), params or {})
             return [dict(r) for r in result.mappings()]
 
-    def _tuples(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _tuples(self, path: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.exec_driver_sql(sql(f"queries/{name}.sql"), params)]
+            return [tuple(r) for r in conn.exec_driver_sql(sql(path), params)]
 
     def data_version(self) -> tuple[Any, ...]:
         """Fingerprint of load_audit: changes as soon as a load lands (one tiny query, re-read
@@ -647,7 +647,7 @@ class DashboardQueries:
             if self._version is not None and now - self._version[0] < self.version_check_s:
                 return self._version[1]
         try:
-            row = self._rows("data_version")[0]
+            row = self._rows("queries/data_version.sql")[0]
             version = (row["last_loaded_at"], row["last_run_at"], row["audited_days"])
         except sa.exc.ProgrammingError as exc:
             if not _is_missing_table(exc):
@@ -668,18 +668,21 @@ class DashboardQueries:
 
     # -- filter options ---------------------------------------------------------------------
     def geography(self) -> Geography:
-        return self._cached(("geography",), lambda: Geography(tuple(City(**r) for r in self._rows("filter_cities"))))
+        return self._cached(
+            ("geography",), lambda: Geography(tuple(City(**r) for r in self._rows("queries/filter_cities.sql")))
+        )
 
     def channel_names(self) -> dict[int, str]:
         return self._cached(
-            ("channels",), lambda: {r["channel_key"]: r["channel_name"] for r in self._rows("filter_channels")}
+            ("channels",),
+            lambda: {r["channel_key"]: r["channel_name"] for r in self._rows("queries/filter_channels.sql")},
         )
 
     def channels(self) -> list[str]:
         return list(self.channel_names().values())
 
     def segments(self) -> list[str]:
-        return self._cached(("segments",), lambda: [r["segment"] for r in self._rows("filter_segments")])
+        return self._cached(("segments",), lambda: [r["segment"] for r in self._rows("queries/filter_segments.sql")])
 
     def cascade(self, region: str | None, state: str | None, city: str | None) -> Cascade:
         return cascade(self.geography(), region, state, city)
@@ -688,7 +691,7 @@ class DashboardQueries:
         """First and last day with data in the rollups, or None before the first load."""
 
         def compute() -> tuple[date, date] | None:
-            row = self._rows("data_bounds")[0]
+            row = self._rows("queries/data_bounds.sql")[0]
             if row["first_date_key"] is None:
                 return None
             return key_date(row["first_date_key"]), key_date(row["last_date_key"])
@@ -752,20 +755,24 @@ class DashboardQueries:
     ) -> list[DailyRow]:
         """(date_key, item, txn_count, failed_count, revenue, processing_time_s_sum) per day x item."""
         fine, params = self._params(f, dim, fetch_start, f.end, geo)
-        rows = self._tuples("dashboard_daily_fine" if fine else "dashboard_daily_coarse", params)
+        rows = self._tuples(
+            "queries/dashboard_daily_fine.sql" if fine else "queries/dashboard_daily_coarse.sql", params
+        )
         return [(d, self._label(dim, k, n, geo, names), *v) for d, k, n, *v in rows]
 
     def comparison_rows(self, f: Filters, dim: str, geo: Geography, names: dict[int, str]) -> list[ItemRow]:
         """(item, txn_count, failed_count, revenue, processing_time_s_sum) per item of the period."""
         fine, params = self._params(f, dim, f.start, f.end, geo)
-        rows = self._tuples("dashboard_compare_fine" if fine else "dashboard_compare_coarse", params)
+        rows = self._tuples(
+            "queries/dashboard_compare_fine.sql" if fine else "queries/dashboard_compare_coarse.sql", params
+        )
         return [(self._label(dim, k, n, geo, names), *v) for k, n, *v in rows]
 
     # -- freshness and quality --------------------------------------------------------------
     def freshness(self) -> Freshness:
         def compute() -> Freshness:
             try:
-                return Freshness(**self._rows("freshness")[0])
+                return Freshness(**self._rows("queries/freshness.sql")[0])
             except sa.exc.ProgrammingError as exc:
                 if _is_missing_table(exc):
                     return Freshness()
@@ -778,9 +785,9 @@ class DashboardQueries:
 
         def compute() -> QualityReport:
             try:
-                rates = self._rows("quality_pass_rate", {"start": start, "end": end})
-                failures = self._rows("quality_failures", {"limit": failures_limit})
-                days = self._rows("quarantine_days", {"limit": days_limit})
+                rates = self._rows("queries/quality_pass_rate.sql", {"start": start, "end": end})
+                failures = self._rows("queries/quality_failures.sql", {"limit": failures_limit})
+                days = self._rows("queries/quarantine_days.sql", {"limit": days_limit})
             except sa.exc.ProgrammingError as exc:
                 if _is_missing_table(exc):
                     return QualityReport(False, message="This warehouse has no quality history tables yet.")
@@ -813,8 +820,8 @@ class DashboardQueries:
 
         def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
             try:
-                reasons = self._rows("quarantine_reasons", {"run_date": run_date})
-                rows = self._rows("quarantine_rows", {"run_date": run_date, "limit": limit})
+                reasons = self._rows("queries/quarantine_reasons.sql", {"run_date": run_date})
+                rows = self._rows("queries/quarantine_rows.sql", {"run_date": run_date, "limit": limit})
             except sa.exc.ProgrammingError as exc:
                 if _is_missing_table(exc):
                     return pd.DataFrame(columns=["reject_reason", "row_count"]), pd.DataFrame()
