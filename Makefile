@@ -8,8 +8,11 @@ demo: setup
 	.venv/bin/bap demo
 
 # The style and type gates first, then every test (real PostgreSQL, Prefect, browser, signals).
+# Each module runs whole on one worker (its module fixtures are built once), in collection order
+# (tests/conftest.py starts the slow modules first). Not --dist loadgroup: with pytest 9 it no
+# longer groups (xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads).
 test: check
-	.venv/bin/python -m pytest -n $(WORKERS) --dist loadgroup
+	.venv/bin/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder
 
 # What CI checks before a test runs: lint, formatting, types (strict on flows/ and ui/).
 check: setup-dev

@@ -20,27 +20,21 @@ from flows.settings import Settings, get_settings
 
 DEFAULT_TEST_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
-# Fixtures built once per module that cost seconds (a Prefect server, a browser, a loaded
-# warehouse). Under `make test`'s parallel workers (pytest-xdist, --dist loadgroup) every module
-# that uses one runs on a single worker, so it is built once rather than once per worker.
-MODULE_FIXTURES = frozenset({"module_warehouse_url", "small_warehouse", "prefect_server", "browser"})
-SLOW_MARKERS = ("slow", "browser", "prefect_server")  # their modules start first
+# Under `make test` each module runs whole on one worker (pytest-xdist `--dist loadscope`), so a
+# module fixture (a Prefect server, a browser, a loaded warehouse) is built once. Modules with
+# tests marked as slow start first, so that the workers finish together instead of one long test
+# running alone at the end.
+SLOW_MARKERS = ("slow", "browser", "prefect_server")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the modules that share a module fixture, and start the slow tests first, so that
-    the workers finish together instead of one long test running alone at the end."""
+    """Modules with slow tests first (a stable sort: each module stays whole and in order)."""
 
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
 
-    shared = {module(item) for item in items if MODULE_FIXTURES & set(getattr(item, "fixturenames", ()))}
-    for item in items:
-        if module(item) in shared:
-            item.add_marker(pytest.mark.xdist_group(module(item)))
     slow = {module(item) for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)}
-    items.sort(key=lambda item: module(item) not in slow)  # a stable sort: each module stays whole
+    items.sort(key=lambda item: module(item) not in slow)
 
 
 def _server_reachable(url: str) -> bool:
