@@ -20,6 +20,22 @@ from flows.settings import Settings, get_settings
 
 DEFAULT_TEST_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
+# Under `make test` each module runs whole on one worker (pytest-xdist `--dist loadscope`), so a
+# module fixture (a Prefect server, a browser, a loaded warehouse) is built once. Modules with
+# tests marked as slow start first, so that the workers finish together instead of one long test
+# running alone at the end.
+SLOW_MARKERS = ("slow", "browser", "prefect_server")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests first (a stable sort: each module stays whole and in order)."""
+
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow = {module(item) for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)}
+    items.sort(key=lambda item: module(item) not in slow)
+
 
 def _server_reachable(url: str) -> bool:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 2})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from flows.transform import REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+SQL_PATH = re.compile(r"[a-z_]+/[a-z0-9_]+\.sql")  # how Python names a file under warehouse_sql/
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
@@ -27,18 +29,28 @@ def test_every_quarantine_reason_is_documented() -> None:
     assert documented == REASONS
 
 
+def _sql_paths_named_in_code() -> set[str]:
+    """Every string literal of the product code that names a file under warehouse_sql/ by its
+    relative path, as `sql("ops/status.sql")` does (comments and partial names do not count)."""
+    named: set[str] = set()
+    for folder in ("flows", "ui", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_PATH.fullmatch(node.value):
+                    named.add(node.value)
+    return named
+
+
 def test_every_sql_file_is_used_by_the_code() -> None:
-    code = "\n".join(
-        p.read_text(encoding="utf-8") for d in ("flows", "ui", "benchmarks") for p in (ROOT / d).rglob("*.py")
-    )
-    unused = []
-    for path in (ROOT / "warehouse_sql").rglob("*.sql"):
-        relative = path.relative_to(ROOT / "warehouse_sql").as_posix()
-        if relative.startswith("migrations/"):
-            continue
-        if relative not in code and path.stem not in code:
-            unused.append(relative)
-    assert not unused, f"SQL files no code uses: {unused}"
+    named = _sql_paths_named_in_code()
+    files = {path.relative_to(ROOT / "warehouse_sql").as_posix() for path in (ROOT / "warehouse_sql").rglob("*.sql")}
+    unused = sorted(f for f in files if not f.startswith("migrations/") and f not in named)
+    assert not unused, f"SQL files no code names by path (as sql('ops/status.sql') does): {unused}"
+
+
+def test_every_sql_path_the_code_names_exists() -> None:
+    missing = sorted(p for p in _sql_paths_named_in_code() if not (ROOT / "warehouse_sql" / p).is_file())
+    assert not missing, f"SQL paths named in the code that are not files under warehouse_sql/: {missing}"
 
 
 def test_no_module_reads_the_environment_but_the_settings() -> None:
