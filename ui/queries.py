@@ -176,10 +176,10 @@ class DashboardQueries:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _rows(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The rows of queries/<name>.sql; none while the warehouse is not initialised."""
+        """The rows of the query file `name` (its path under warehouse_sql/); none while the warehouse is not initialised."""
         try:
             with self.engine.connect() as conn:
-                result = conn.exec_driver_sql(sql(f"queries/{name}.sql"), params or {})
+                result = conn.exec_driver_sql(sql(name), params or {})
                 return [dict(r) for r in result.mappings()]
         except sa.exc.ProgrammingError as exc:
             if not _is_missing_table(exc):
@@ -190,10 +190,10 @@ class DashboardQueries:
         return [tuple(r.values()) for r in self._rows(name, params)]
 
     def _read_version(self) -> tuple[Any, ...]:
-        ready = self._rows("warehouse_ready")
+        ready = self._rows("queries/warehouse_ready.sql")
         if not ready or not ready[0]["ready"]:
             return ("not initialised",)
-        row = self._rows("data_version")[0]
+        row = self._rows("queries/data_version.sql")[0]
         return (row["last_loaded_at"], row["last_run_at"], row["audited_days"])
 
     def data_version(self) -> tuple[Any, ...]:
@@ -229,18 +229,21 @@ class DashboardQueries:
 
     # -- filter options ---------------------------------------------------------------------
     def geography(self) -> Geography:
-        return self._cached(("geography",), lambda: Geography(tuple(City(**r) for r in self._rows("filter_cities"))))
+        return self._cached(
+            ("geography",), lambda: Geography(tuple(City(**r) for r in self._rows("queries/filter_cities.sql")))
+        )
 
     def channel_names(self) -> dict[int, str]:
         return self._cached(
-            ("channels",), lambda: {r["channel_key"]: r["channel_name"] for r in self._rows("filter_channels")}
+            ("channels",),
+            lambda: {r["channel_key"]: r["channel_name"] for r in self._rows("queries/filter_channels.sql")},
         )
 
     def channels(self) -> list[str]:
         return list(self.channel_names().values())
 
     def segments(self) -> list[str]:
-        return self._cached(("segments",), lambda: [r["segment"] for r in self._rows("filter_segments")])
+        return self._cached(("segments",), lambda: [r["segment"] for r in self._rows("queries/filter_segments.sql")])
 
     def cascade(self, region: str | None, state: str | None, city: str | None) -> Cascade:
         return cascade(self.geography(), region, state, city)
@@ -249,7 +252,7 @@ class DashboardQueries:
         """First and last day with data in the rollups, or None before the first load."""
 
         def compute() -> tuple[date, date] | None:
-            rows = self._rows("data_bounds")
+            rows = self._rows("queries/data_bounds.sql")
             if not rows or rows[0]["first_date_key"] is None:
                 return None
             return key_date(rows[0]["first_date_key"]), key_date(rows[0]["last_date_key"])
@@ -313,19 +316,23 @@ class DashboardQueries:
     ) -> list[DailyRow]:
         """(date_key, item, txn_count, failed_count, revenue, processing_time_s_sum) per day x item."""
         fine, params = self._params(f, dim, fetch_start, f.end, geo)
-        rows = self._tuples("dashboard_daily_fine" if fine else "dashboard_daily_coarse", params)
+        rows = self._tuples(
+            "queries/dashboard_daily_fine.sql" if fine else "queries/dashboard_daily_coarse.sql", params
+        )
         return [(d, self._label(dim, k, n, geo, names), *v) for d, k, n, *v in rows]
 
     def comparison_rows(self, f: Filters, dim: str, geo: Geography, names: dict[int, str]) -> list[ItemRow]:
         """(item, txn_count, failed_count, revenue, processing_time_s_sum) per item of the period."""
         fine, params = self._params(f, dim, f.start, f.end, geo)
-        rows = self._tuples("dashboard_compare_fine" if fine else "dashboard_compare_coarse", params)
+        rows = self._tuples(
+            "queries/dashboard_compare_fine.sql" if fine else "queries/dashboard_compare_coarse.sql", params
+        )
         return [(self._label(dim, k, n, geo, names), *v) for k, n, *v in rows]
 
     # -- freshness and quality --------------------------------------------------------------
     def freshness(self) -> Freshness:
         def compute() -> Freshness:
-            rows = self._rows("freshness")
+            rows = self._rows("queries/freshness.sql")
             return Freshness(**rows[0]) if rows else Freshness()
 
         return self._cached(("freshness",), compute)
@@ -335,10 +342,10 @@ class DashboardQueries:
         the period's quarantined rows by reason."""
 
         def compute() -> QualityReport:
-            rates = self._rows("quality_pass_rate", {"start": start, "end": end})
-            failures = self._rows("quality_failures", {"limit": failures_limit})
-            days = self._rows("quarantine_days", {"limit": days_limit})
-            reasons = self._rows("quarantine_reasons_period", {"start": start, "end": end})
+            rates = self._rows("queries/quality_pass_rate.sql", {"start": start, "end": end})
+            failures = self._rows("queries/quality_failures.sql", {"limit": failures_limit})
+            days = self._rows("queries/quarantine_days.sql", {"limit": days_limit})
+            reasons = self._rows("queries/quarantine_reasons_period.sql", {"start": start, "end": end})
             return QualityReport.of(rates, failures, days, reasons, columns=FAILURE_COLUMNS)
 
         return self._cached(("quality", start, end, failures_limit, days_limit), compute)
@@ -347,8 +354,8 @@ class DashboardQueries:
         """(reasons with counts, the rows themselves) for one day's quarantine."""
 
         def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
-            reasons = self._rows("quarantine_reasons", {"run_date": run_date})
-            rows = self._rows("quarantine_rows", {"run_date": run_date, "limit": limit})
+            reasons = self._rows("queries/quarantine_reasons.sql", {"run_date": run_date})
+            rows = self._rows("queries/quarantine_rows.sql", {"run_date": run_date, "limit": limit})
             return (
                 pd.DataFrame(reasons, columns=["reject_reason", "row_count"]),
                 pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS)),
