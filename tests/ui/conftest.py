@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from flows.dates import date_key
 from flows.warehouse.connection import make_engine
 from flows.warehouse.migrate import apply_migrations
-from flows.warehouse.sql import sql
+from flows.warehouse.rollups import rebuild_rollups
 
 FIRST_DAY = date(2024, 1, 1)
 DAYS = 10
@@ -109,10 +109,8 @@ def add_day(conn: sa.Connection, day: date, facts: list[Fact], *, loaded_at: dat
                 "day": day,
             },
         )
-    conn.exec_driver_sql("DELETE FROM agg_daily_city WHERE date_key = %(date_key)s", {"date_key": key})
-    conn.exec_driver_sql("DELETE FROM agg_daily_region WHERE date_key = %(date_key)s", {"date_key": key})
-    conn.exec_driver_sql(sql("load/rollup_city.sql"), {"date_key": key})
-    conn.exec_driver_sql(sql("load/rollup_region.sql"), {"date_key": key})
+    rebuild_rollups(conn.connection.dbapi_connection.cursor(), [key])  # the load's own rollup definition
+    conn.exec_driver_sql("DROP TABLE _added, _displaced")  # its staging tables, so the next day can stage
     at = loaded_at or datetime(day.year, day.month, day.day, 23, 30, tzinfo=UTC) + timedelta(hours=3)
     conn.exec_driver_sql(
         "INSERT INTO load_audit (run_date, status, source, rows_loaded, started_at, finished_at, loaded_at) "
