@@ -16,13 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from types import FrameType
-from typing import Annotated, Any, overload
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, overload
 
 import click
 import typer
 
 from flows.errors import BapError
 from flows.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from prefect import State
+
+T = TypeVar("T")
 
 app = typer.Typer(
     add_completion=False,
@@ -65,6 +70,18 @@ def _prepare(settings: Settings) -> None:
         os.environ["PREFECT_API_URL"] = local_api_url(settings)
 
 
+def _value(result: T | State[Any]) -> T:
+    """What a flow called in this process returned. A flow that ends Failed raises its error here
+    (its one line: see flows.errors.expected_failure); a State only comes back as a result when
+    the flow itself returned one, and then its value is the result."""
+    from prefect import State
+
+    if isinstance(result, State):
+        value: T = result.result()
+        return value
+    return result
+
+
 def _echo_outcome(outcome: dict[str, Any]) -> None:
     reasons = outcome.get("quarantine_reasons") or {}
     detail = f" ({', '.join(f'{k}: {v}' for k, v in reasons.items())})" if reasons else ""
@@ -99,8 +116,7 @@ def run(
     _prepare(settings)
     from flows.pipeline import daily_pipeline
 
-    outcome = daily_pipeline(run_date=day, input_path=input_path, scenario=scenario, regenerate=regenerate)
-    _echo_outcome(outcome)
+    _echo_outcome(_value(daily_pipeline(run_date=day, input_path=input_path, scenario=scenario, regenerate=regenerate)))
 
 
 @app.command()
@@ -123,7 +139,7 @@ def backfill(
     from flows.pipeline import backfill_pipeline
 
     t0 = time.perf_counter()
-    outcomes = backfill_pipeline(start=first, end=last, concurrency=concurrency, regenerate=regenerate)
+    outcomes = _value(backfill_pipeline(start=first, end=last, concurrency=concurrency, regenerate=regenerate))
     rows = sum(o["rows_loaded"] for o in outcomes)
     typer.echo(f"backfill {first}..{last}: {len(outcomes)} days loaded, {rows} rows, {time.perf_counter() - t0:.1f} s")
 
@@ -301,7 +317,7 @@ def gaps(
         from flows.pipeline import backfill_pipeline
 
         days = [gap.run_date for gap in report]
-        outcomes = backfill_pipeline(start=days[0], end=days[-1], days=days, concurrency=concurrency)
+        outcomes = _value(backfill_pipeline(start=days[0], end=days[-1], days=days, concurrency=concurrency))
         typer.echo(f"filled {sum(1 for o in outcomes if o['status'] == 'loaded')} day(s)")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 
 from flows.orchestration.alerts import check_freshness
 from flows.orchestration.gaps import find_gaps
@@ -31,7 +31,7 @@ def freshness_check() -> list[str]:
 
 
 @flow(name="fill-gaps", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
-def fill_gaps(start: date, end: date, concurrency: int | None = None) -> list[dict[str, Any]]:
+def fill_gaps(start: date, end: date, concurrency: int | None = None) -> list[dict[str, Any]] | State[Any]:
     """Backfill exactly the days of [start, end] that are missing or failed in the warehouse."""
     from flows.pipeline import backfill_pipeline
     from flows.steps import engine_of
@@ -43,4 +43,5 @@ def fill_gaps(start: date, end: date, concurrency: int | None = None) -> list[di
         logger.info("no gaps between %s and %s", start, end)
         return []
     logger.info("filling %d gap(s): %s", len(gaps), ", ".join(d.isoformat() for d in gaps))
-    return backfill_pipeline(start=gaps[0], end=gaps[-1], days=gaps, concurrency=concurrency)
+    # The backfill's own final state: a failed day ends this run Failed with its one line, no traceback.
+    return backfill_pipeline(start=gaps[0], end=gaps[-1], days=gaps, concurrency=concurrency, return_state=True)
