@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -195,8 +196,9 @@ def _inject_defects(table: pa.Table, rng: np.random.Generator, config: Generator
     if scenario is not None and scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
 
-    def pick(share: float) -> np.ndarray:
-        return rng.random(n) < share
+    def pick(share: float) -> npt.NDArray[np.bool_]:
+        chosen: npt.NDArray[np.bool_] = rng.random(n) < share
+        return chosen
 
     columns = {name: table.column(name) for name in table.column_names}
     if scenario == "null-ids" or (scenario is None and rate > 0):

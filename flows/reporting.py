@@ -62,7 +62,7 @@ def accounting_rows(clean: CleanResult, loaded: LoadResult | None = None) -> lis
 
 def data_docs_link(settings: Settings, reports: list[Any]) -> str | None:
     """The day's Data Docs page as the dashboard serves it under /data-docs/ (or the file URL)."""
-    page = next((r.data_docs_url for r in reports if r.data_docs_url), None)
+    page: str | None = next((r.data_docs_url for r in reports if r.data_docs_url), None)
     if page is None:
         return None
     marker = "/data_docs/"

@@ -33,7 +33,7 @@ from typing import Any, Final
 import cachetools
 import gradio as gr
 import pandas as pd
-import plotly.io  # type: ignore[import-untyped]
+import plotly.io
 import sqlalchemy as sa
 from gradio.components.plot import PlotData
 

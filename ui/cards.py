@@ -75,7 +75,7 @@ def _raw(metric: str, value: float | None) -> str:
 
 def sparkline_svg(values: list[float], color: str, *, width: int = 104, height: int = 32) -> str:
     """A tiny inline SVG line (with a soft fill) of a series; empty string for < 2 points."""
-    points = [v for v in values if v is not None and math.isfinite(v)]
+    points = [v for v in values if math.isfinite(v)]
     if len(points) < 2:
         return ""
     lo, hi = min(points), max(points)

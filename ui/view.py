@@ -500,6 +500,6 @@ class QualityReport:
 
 def finite(value: float | None) -> float | None:
     """None for None/NaN/inf (for display code)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if value is None or not math.isfinite(value):
         return None
     return value

@@ -30,7 +30,7 @@ def make_task_runner(settings: Settings, concurrency: int | None = None) -> Task
     """
     limit = concurrency or settings.backfill_concurrency
     if settings.task_runner == "dask":
-        from prefect_dask import DaskTaskRunner
+        from prefect_dask.task_runners import DaskTaskRunner
 
         if settings.dask_address:
             return DaskTaskRunner(address=settings.dask_address)
@@ -50,7 +50,7 @@ class ConfiguredTaskRunner(TaskRunner[Any]):
     """A task runner for `@flow(task_runner=...)` that becomes make_task_runner(get_settings()) when a run starts."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Prefect leaves TaskRunner.__init__ unannotated
         self._settings = settings
         self._inner: TaskRunner[Any] | None = None
 
