@@ -10,7 +10,7 @@ c3 Corporate. Days 2024-01-01 .. 2024-01-10; on day d:
     T4  Net Banking  Chennai    Corporate  SUCCESS  amount 1000   revenue 15.00   4.0 s   (days 6-10)
     T5  UPI          Ahmedabad  SME        FAILED   amount 400    revenue 2.00    6.0 s   (day 10)
 
-The rollups are filled by the load step's own SQL (rollup_city.sql, then rollup_region.sql).
+The rollups are filled by the load's own definition (flows.warehouse.rollups.rebuild_rollups).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from flows.warehouse.connection import make_engine
 from flows.warehouse.migrate import apply_migrations
-from flows.warehouse.sql import sql
+from flows.warehouse.rollups import rebuild_rollups
 
 FIRST_DAY = date(2024, 1, 1)
 DAYS = 10
@@ -103,8 +103,7 @@ def add_day(conn: sa.Connection, day: date, facts: list[Fact], *, loaded_at: dat
         )
     conn.exec_driver_sql("DELETE FROM agg_daily_city WHERE date_key = %(date_key)s", {"date_key": key})
     conn.exec_driver_sql("DELETE FROM agg_daily_region WHERE date_key = %(date_key)s", {"date_key": key})
-    conn.exec_driver_sql(sql("load/rollup_city.sql"), {"date_key": key})
-    conn.exec_driver_sql(sql("load/rollup_region.sql"), {"date_key": key})
+    rebuild_rollups(conn.connection.dbapi_connection.cursor(), [key])
     at = loaded_at or datetime(day.year, day.month, day.day, 23, 30, tzinfo=UTC) + timedelta(hours=3)
     conn.exec_driver_sql(
         "INSERT INTO load_audit (run_date, status, source, rows_loaded, started_at, finished_at, loaded_at) "
