@@ -10,7 +10,7 @@ c3 Corporate. Days 2024-01-01 .. 2024-01-10; on day d:
     T4  Net Banking  Chennai    Corporate  SUCCESS  amount 1000   revenue 15.00   4.0 s   (days 6-10)
     T5  UPI          Ahmedabad  SME        FAILED   amount 400    revenue 2.00    6.0 s   (day 10)
 
-The rollups are filled by the load step's own SQL (rollup_city.sql, then rollup_region.sql).
+The rollups are filled by the load's own definition (flows.warehouse.rollups.rebuild_rollups).
 """
 
 from __future__ import annotations
@@ -110,7 +110,6 @@ def add_day(conn: sa.Connection, day: date, facts: list[Fact], *, loaded_at: dat
             },
         )
     rebuild_rollups(conn.connection.dbapi_connection.cursor(), [key])  # the load's own rollup definition
-    conn.exec_driver_sql("DROP TABLE _added, _displaced")  # its staging tables, so the next day can stage
     at = loaded_at or datetime(day.year, day.month, day.day, 23, 30, tzinfo=UTC) + timedelta(hours=3)
     conn.exec_driver_sql(
         "INSERT INTO load_audit (run_date, status, source, rows_loaded, started_at, finished_at, loaded_at) "
