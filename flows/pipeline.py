@@ -37,6 +37,7 @@ from flows.orchestration.hooks import alert_on_failure
 from flows.orchestration.runners import ConfiguredTaskRunner
 from flows.settings import Settings, get_settings
 from flows.transform import CleanResult
+from flows.warehouse.load import LoadResult
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -79,6 +80,7 @@ def _ended_by(exc: Exception) -> State[Any]:
 
 # One task per step: the step function itself, named as the Prefect UI shows it.
 customers_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_feed)
+customer_history_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_history)
 ingest_task = task(name="ingest", cache_policy=NO_CACHE)(steps.ingest)
 validate_raw_task = task(name="validate-raw", cache_policy=NO_CACHE)(steps.validate_raw)
 transform_task = task(name="transform", cache_policy=NO_CACHE)(steps.transform)
@@ -169,12 +171,18 @@ def daily_pipeline(
 
 def report_day(settings: Settings, run: steps.DayRun) -> None:
     """What a day's run leaves in Prefect, loaded or not: its artifacts and its lineage."""
-    publish_artifacts(settings, run.day, run.reports, run.clean, status=run.status)
+    publish_artifacts(settings, run.day, run.reports, run.clean, status=run.status, loaded=run.loaded)
     lineage.record_day(settings, run)
 
 
 def publish_artifacts(
-    settings: Settings, day: date, reports: list[Any], clean: CleanResult | None, *, status: str
+    settings: Settings,
+    day: date,
+    reports: list[Any],
+    clean: CleanResult | None,
+    *,
+    status: str,
+    loaded: LoadResult | None = None,
 ) -> None:
     """The run's Prefect artifacts: the quality summary, the row accounting, the Data Docs link."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -190,7 +198,7 @@ def publish_artifacts(
         )
         if clean is not None:
             create_table_artifact(
-                key=f"{key}-accounting", table=accounting_rows(clean), description=f"Row accounting of {day}"
+                key=f"{key}-accounting", table=accounting_rows(clean, loaded), description=f"Row accounting of {day}"
             )
         link = data_docs_link(settings, reports)
         if link:
@@ -223,7 +231,7 @@ def backfill_pipeline(
     configure_logging(settings)
     todo = sorted(days) if days else days_between(start, end)
     try:
-        _retrying(customers_task, settings)(settings)
+        _retrying(customer_history_task, settings)(settings, todo[0], todo[-1])
     except Exception as exc:
         return _ended_by(exc)
     futures = _submit_days(settings, todo, concurrency, scenario, regenerate)

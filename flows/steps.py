@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from flows.errors import BapError, QualityGateFailed
-from flows.generate import GeneratorConfig, generate_customers, to_csv_bytes
+from flows.generate import GeneratorConfig, days_between, generate_customers, to_csv_bytes
 from flows.ingest import RawBatch, land_files, partition_lock, raw_files, read_raw_partition, write_synthetic_day
 from flows.settings import Settings
 from flows.storage import DataLake
@@ -86,6 +86,20 @@ def sync_customer_feed(settings: Settings, day: date | None = None) -> int:
     if not lake.exists(path) or lake.read(path) != data:
         lake.write_atomic(path, data)
     return load_customers(engine_of(settings), customers, day)
+
+
+def feed_days(first: date, last: date) -> list[date]:
+    """The days whose customer feed a range needs, in order: its first day, then every first of a
+    month up to its last day (the synthetic feed changes on the first of a month)."""
+    firsts = [day for day in days_between(first, last) if day.day == 1 and day > first]
+    return [first, *firsts]
+
+
+def sync_customer_history(settings: Settings, first: date, last: date) -> int:
+    """Apply the feed as it stood on each of `feed_days`, in time order, so dim_customer holds the
+    versions a range of days went through (a backfill runs its days concurrently, and a feed
+    older than a customer's current version changes nothing)."""
+    return sum(sync_customer_feed(settings, day) for day in feed_days(first, last))
 
 
 def ingest(
@@ -305,6 +319,7 @@ class DayRun:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     raw: RawBatch | None = None
     clean: CleanResult | None = None
+    loaded: LoadResult | None = None
     reports: list[Any] = field(default_factory=list)
     status: str = "running"  # then loaded | blocked | failed
 
@@ -333,14 +348,14 @@ def run_day(
     t0 = time.perf_counter()
     try:
         if sync_customers and input_path is None:
-            run_step(sync_customer_feed, settings)
+            run_step(sync_customer_feed, settings, day)
         run.raw = run_step(ingest, settings, day, input_path=input_path, scenario=scenario, regenerate=regenerate)
         run.reports.append(run_step(validate_raw, settings, run.raw, docs))
         gate(settings, run.reports, flow_run_id=flow_run_id)
         run.clean = run_step(transform, settings, run.raw)
         run.reports.append(run_step(validate_processed, settings, run.clean, docs))
         gate(settings, run.reports, flow_run_id=flow_run_id)
-        _, warehouse_report = run_step(
+        run.loaded, warehouse_report = run_step(
             load, settings, run.raw, run.clean, flow_run_id=flow_run_id, started_at=run.started, reports=run.reports
         )
         run.reports.append(warehouse_report)
@@ -353,7 +368,7 @@ def run_day(
     run.status = "loaded"
     if on_end is not None:
         on_end(run)
-    return outcome_of(run.clean, time.perf_counter() - t0, run.reports)
+    return outcome_of(run.clean, time.perf_counter() - t0, run.reports, loaded=run.loaded)
 
 
 def status_rows(settings: Settings, start: date, end: date) -> list[dict[str, Any]]:
@@ -383,6 +398,7 @@ __all__ = [
     "run_day",
     "status_rows",
     "sync_customer_feed",
+    "sync_customer_history",
     "transform",
     "yesterday_utc",
 ]

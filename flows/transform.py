@@ -87,7 +87,6 @@ class CleanResult:
     rejected: pa.Table  # QUARANTINE_SCHEMA
     duplicates_dropped: int
     rows_received: int
-    rows_late: int  # processed rows of a day before run_date (late arrivals, not quarantined)
 
     @property
     def quarantine_reasons(self) -> dict[str, int]:
@@ -95,6 +94,12 @@ class CleanResult:
             return {}
         counts = Counter(self.rejected.column("reject_reason").to_pylist())
         return dict(sorted(counts.items()))
+
+    @property
+    def rows_late(self) -> int:
+        """Processed rows of a day before run_date (late arrivals: loaded into their own day)."""
+        keys = self.processed.column("date_key").to_numpy()
+        return int(np.count_nonzero(keys < date_key(self.run_date)))
 
     @property
     def reconciles(self) -> bool:
@@ -309,7 +314,6 @@ def clean_transactions(
     codes = np.where(superseded(groups, codes == 0), np.uint8(CODES["duplicate_transaction_id"]), codes)
     valid = codes == 0
     processed = processed_table(fields, valid, window)
-    late = int(np.count_nonzero(processed.column("date_key").to_numpy() < date_key(run_date)))
     # One chunk per column: pyarrow's CSV writer (used by the warehouse COPY) emits stale buffer
     # bytes - 8 KiB of NULs - when a table's first chunk is empty (apache/arrow#36889), which a
     # header-only first file or malformed-only quarantine produces.
@@ -319,7 +323,6 @@ def clean_transactions(
         rejected=quarantine_table(records, codes, malformed).combine_chunks(),
         duplicates_dropped=int(duplicate.sum()),
         rows_received=received,
-        rows_late=late,
     )
     assert result.reconciles, "row accounting does not reconcile"
     _log_result(result)

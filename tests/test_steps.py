@@ -263,3 +263,19 @@ def test_a_synthetic_day_syncs_the_customer_feed_first_a_landed_day_leaves_it(
         named = conn.exec_driver_sql("SELECT count(*) FROM dim_customer WHERE customer_name IS NOT NULL").scalar()
     assert lake.exists(lake.customers_path()) is synced
     assert (named == settings.customer_count) is synced, "dim_customer holds the feed's customers"
+
+
+@pytest.mark.parametrize(
+    "first, last, expected",
+    [
+        (date(2024, 5, 10), date(2024, 5, 20), [date(2024, 5, 10)]),
+        (date(2024, 5, 1), date(2024, 5, 31), [date(2024, 5, 1)]),
+        (date(2024, 4, 20), date(2024, 6, 2), [date(2024, 4, 20), date(2024, 5, 1), date(2024, 6, 1)]),
+    ],
+)
+def test_a_range_applies_the_customer_feed_of_its_first_day_and_of_every_month_it_enters(
+    first: date, last: date, expected: list[date]
+) -> None:
+    from flows.steps import feed_days
+
+    assert feed_days(first, last) == expected
