@@ -38,7 +38,7 @@ from flows.dates import date_key
 from flows.reference import CITIES, SEGMENTS, region_of
 from flows.warehouse.connection import make_engine
 from flows.warehouse.migrate import apply_migrations
-from flows.warehouse.sql import sql
+from flows.warehouse.rollups import rebuild_rollups
 from ui.queries import DashboardQueries
 from ui.view import Filters
 
@@ -82,7 +82,8 @@ shaped AS (
     JOIN dim_channel AS ch ON ch.channel_key = p.channel_key
 )
 INSERT INTO {part} (date_key, transaction_id, customer_key, channel_key, city_key, transaction_ts,
-                    amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue)
+                    amount, status, processing_time_s, processing_delay_bucket, fee_percent, revenue,
+                    file_date)
 SELECT %(date_key)s,
        'T' || %(date_key)s || '-' || lpad(g::text, 7, '0'),
        customer_key, channel_key, city_key,
@@ -90,7 +91,8 @@ SELECT %(date_key)s,
        amount, status, processing_time_s,
        CASE WHEN processing_time_s < 2.0 THEN 'fast' WHEN processing_time_s < 5.0 THEN 'medium' ELSE 'slow' END,
        fee_percent,
-       round(amount * fee_percent / 100, 2)
+       round(amount * fee_percent / 100, 2),
+       %(day_start)s::date
 FROM shaped
 """
 
@@ -246,8 +248,7 @@ def build_warehouse(
                 f"ALTER TABLE {part} ADD CONSTRAINT {part}_range CHECK (date_key >= {key} AND date_key < {next_key})"
             )
             conn.exec_driver_sql(_ATTACH_DAY.format(part=part), {"date_key": key, "next_key": next_key})
-            conn.exec_driver_sql(sql("load/rollup_city.sql"), {"date_key": key})
-            conn.exec_driver_sql(sql("load/rollup_region.sql"), {"date_key": key})
+            rebuild_rollups(conn.connection.dbapi_connection.cursor(), [key])  # the load's own definition
             at = loaded_base - timedelta(days=days - 1 - i) + timedelta(hours=2, minutes=rng.randint(0, 40))
             conn.exec_driver_sql(_AUDIT, {"run_date": day, "rows": counts[i], "run_id": f"bench-{key}", "at": at})
             if with_quality and i >= days - 90:
