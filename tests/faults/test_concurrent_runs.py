@@ -14,6 +14,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 
 from flows import steps
@@ -38,7 +39,7 @@ DAY = date(2024, 6, 11)
 def _clean_run(tmp_path: Path, url: str, days: list[date], input_path: Path | None = None) -> dict:
     """The warehouse after one uninterrupted run of each day, alone, into an empty database."""
     settings = other_site(tmp_path / "reference", url)
-    steps.sync_customer_feed(settings)
+    steps.sync_customer_feed(settings, days[0])
     for day in days:
         steps.run_day(settings, day, input_path=str(input_path) if input_path else None)
     return warehouse_fingerprint(url)
@@ -90,7 +91,9 @@ def test_a_backfill_overlapping_a_daily_run_equals_one_clean_backfill(
     site: Site, prefect_api_url: str, fresh_database, tmp_path: Path
 ) -> None:
     days = days_between(DAY, DAY + timedelta(days=2))
-    steps.sync_customer_feed(site.settings)  # applied before, as after any earlier day: the runs' syncs change nothing
+    steps.sync_customer_feed(
+        site.settings, DAY
+    )  # applied before, as after any earlier day: the runs' syncs change nothing
     backfill = site.bap(
         "backfill",
         "--start",
@@ -113,13 +116,13 @@ def test_a_backfill_overlapping_a_daily_run_equals_one_clean_backfill(
         assert_day_consistent(day_state(site.url, day), day)
 
 
-def _blocked_on_a_file_lock(pid: int) -> bool:
-    """/proc/locks lists a process waiting for an flock with '->'."""
-    return any(
-        line.split()[1] == "->" and line.split()[5] == str(pid)
-        for line in Path("/proc/locks").read_text().splitlines()
-        if len(line.split()) > 5
-    )
+def _idle_waiting(pid: int, quiet_s: float = 2.0) -> bool:
+    """The process has used (almost) no CPU for `quiet_s`: started, imported, and now polling for
+    the partition lock (filelock retries a non-blocking flock, so /proc/locks shows no waiter)."""
+    proc = psutil.Process(pid)
+    before = sum(proc.cpu_times()[:2])
+    time.sleep(quiet_s)
+    return sum(proc.cpu_times()[:2]) - before < 0.1
 
 
 def _split_csv(source: Path, folder: Path, parts: int) -> Path:
@@ -160,7 +163,9 @@ def test_a_run_replaying_the_day_while_another_lands_it_waits_for_the_landing(
     landing = _stop_inside_the_landing(site, landed, marker)
     try:
         replay = site.spawn_loader(DAY)
-        wait_until(lambda: _blocked_on_a_file_lock(replay.pid), "the replay to wait for the landing", procs=(replay,))
+        wait_until(
+            lambda: _idle_waiting(replay.pid), "the replay to wait for the landing", procs=(replay,), timeout=120
+        )
     finally:
         landing.send_signal(signal.SIGCONT)
     for run in (landing, replay):
