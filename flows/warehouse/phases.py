@@ -172,6 +172,8 @@ def reconcile(cursor: Cursor, day: date, window_days: int, staged: Staged) -> li
     latest file day's version of each transaction is the fact, the others are kept as superseded.
     Returns the date keys of the days whose facts changed (the uncontested records' included)."""
     params = {**window_bounds(day, window_days), "reloaded": staged.reloaded}
+    span = range(-window_days, window_days + 1)
+    params["fact_keys"] = [date_key(day + timedelta(days=d)) for d in span]
     run(cursor, "load/drop_stray_load_table.sql", stray=f"fact_transactions_d{date_key(day)}_load")
     run(cursor, "load/displace.sql", params)
     run(cursor, "load/pool.sql", params)
