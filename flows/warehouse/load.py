@@ -146,11 +146,11 @@ def _load_phases(cur: Cursor, clean: CleanResult, attempt: dict[str, Any], windo
     if held and held[0][0] == fingerprint:
         phases.record_unchanged(cur, day, attempt)
         return _result(cur, day, unchanged=True)
-    phases.stage(cur, clean, dims)
-    touched = phases.reconcile(cur, day, window_days)
+    staged = phases.stage(cur, clean, dims, window_days)
+    touched = phases.reconcile(cur, day, window_days, staged)
     phases.rollups(cur, touched)
     phases.quarantine(cur, clean)
-    changes = phases.audit(cur, clean, attempt, fingerprint)
+    changes = phases.audit(cur, clean, attempt, fingerprint, staged.clear)
     return _result(cur, day, changed=tuple(c.file_date for c in changes if c.file_date != day))
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -68,10 +69,10 @@ def dimensions(cursor: Cursor, clean: CleanResult) -> Dimensions:
     return Dimensions(keys.city_rows(cursor, clean.processed), keys.customer_versions(cursor, clean.processed))
 
 
-def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions) -> None:
-    """COPY the file's records, keyed (customer version as of each transaction_ts), into load_incoming."""
+def keyed_records(clean: CleanResult, dims: Dimensions) -> pa.Table:
+    """The file's records with their surrogate keys (customer version as of each transaction_ts)."""
     facts = clean.processed
-    keyed = pa.table(
+    return pa.table(
         {
             "date_key": facts.column("date_key"),
             "transaction_id": facts.column("transaction_id"),
@@ -85,40 +86,107 @@ def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions) -> None:
             "processing_delay_bucket": facts.column("processing_delay_bucket"),
             "fee_percent": facts.column("fee_percent"),
             "revenue": facts.column("revenue"),
-            "file_date": pa.array([clean.run_date] * facts.num_rows, pa.date32()),
+            "file_date": pa.array(np.full(facts.num_rows, clean.run_date, dtype="datetime64[D]"), pa.date32()),
         }
     )
-    run(cursor, "load/stage_incoming.sql")
-    copy_table(cursor, keyed, "load_incoming", FACT_COLUMNS, freeze=True)
-    run(cursor, "load/analyze_incoming.sql")
 
 
-def reconcile(cursor: Cursor, day: date, window_days: int) -> list[int]:
-    """Replace what the file day held with its new versions: competing versions leave, the latest
-    file day's version of each transaction is the fact, the others are kept as superseded.
-    Returns the date keys of the days whose facts changed."""
+def window_bounds(day: date, window_days: int) -> dict[str, Any]:
+    """The days whose facts (file's day +- window) and file days whose superseded versions
+    (+- 2 windows) can hold a version of a transaction the file carries."""
     window = timedelta(days=window_days)
-    params = {
+    return {
         "file_date": day,
         "fact_lo": date_key(day - window),
         "fact_hi": date_key(day + window),
         "file_lo": day - 2 * window,
         "file_hi": day + 2 * window,
-        "reloaded": fetch(cursor, "load/was_loaded.sql", {"file_date": day})[0][0],
     }
+
+
+def contested_mask(cursor: Cursor, day: date, window_days: int, ids: pa.ChunkedArray, reloaded: bool) -> pa.Array:
+    """True for the records whose id a version in the window may share. An id outside every window
+    day's [min, max] id range (two primary-key probes a day) and outside the superseded versions'
+    range is shared by none. Every record is contested when an earlier load of the file day left
+    versions, or when ids do not compare in byte order (Arrow's order) in this database."""
+    if reloaded or not fetch(cursor, "load/ids_bytewise.sql")[0][0]:
+        return pa.array(np.ones(len(ids), dtype=bool))
+    bounds = window_bounds(day, window_days)
+    span = [key_date(bounds["fact_lo"]) + timedelta(days=d) for d in range(2 * window_days + 1)]
+    ranges = fetch(cursor, "load/superseded_id_range.sql", bounds)
+    for key, exists in fetch(cursor, "load/ensure_partitions.sql", {"date_keys": [date_key(d) for d in span]}):
+        if exists:
+            ranges += fetch(cursor, "load/day_id_range.sql", {"date_key": key})
+    mask = pa.array(np.zeros(len(ids), dtype=bool))
+    for lo, hi in ranges:
+        if lo is not None:
+            inside = pc.and_(pc.greater_equal(ids, lo), pc.less_equal(ids, hi))
+            mask = pc.or_(mask, inside)
+    return mask
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What `stage` did: the records added without contest, and the file day's partition."""
+
+    reloaded: bool  # an earlier load of the file day left versions: every record is contested
+    fresh: bool  # the file day's partition is a new table, indexed and attached by `reconcile`
+    clear_days: list[int]  # date keys of the records added without contest
+    clear: FileCounts
+
+
+def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int) -> Staged:
+    """Split the file's keyed records: those whose ids no version in the window can share go
+    straight into their days' partitions (the file day's COPYed into its partition, FREEZE and
+    unindexed when it is new), with their rollups; the others into load_incoming, for `reconcile`."""
+    day, own_key = clean.run_date, date_key(clean.run_date)
+    keyed = keyed_records(clean, dims)
+    reloaded = bool(fetch(cursor, "load/was_loaded.sql", {"file_date": day})[0][0])
+    contested = contested_mask(cursor, day, window_days, keyed.column("transaction_id"), reloaded)
+    run(cursor, "load/stage_incoming.sql")
+    clear = keyed.filter(pc.invert(contested))
+    is_own = pc.equal(clear.column("date_key"), own_key)
+    own, late = clear.filter(is_own), clear.filter(pc.invert(is_own))
+    has_own = bool(pc.any(pc.equal(keyed.column("date_key"), own_key)).as_py())
+    days = sorted(pc.unique(clear.column("date_key")).to_pylist())
+    fresh = ensure_partitions(cursor, sorted({*days, *([own_key] if has_own else [])}), own_key)
+    part = f"fact_transactions_d{own_key}" if has_own else "fact_transactions"
+    if own.num_rows:
+        copy_table(cursor, own, part, FACT_COLUMNS, freeze=fresh)
+    if late.num_rows:
+        copy_table(cursor, late, "_clear", FACT_COLUMNS)
+        run(cursor, "load/insert_clear.sql")
+    if days:
+        run(cursor, "load/clear_added.sql", {"date_key": own_key, "file_date": day}, part=part)
+        run(cursor, "load/rollup_city.sql", {"days": days})
+        run(cursor, "load/drop_added.sql")
+    incoming = keyed.filter(contested)
+    if incoming.num_rows:
+        copy_table(cursor, incoming, "load_incoming", FACT_COLUMNS, freeze=True)
+    run(cursor, "load/analyze_incoming.sql")
+    return Staged(reloaded, fresh, days, FileCounts(day, clear.num_rows, late.num_rows, 0, 0))
+
+
+def reconcile(cursor: Cursor, day: date, window_days: int, staged: Staged) -> list[int]:
+    """Replace what the file day held with its contested versions: competing versions leave, the
+    latest file day's version of each transaction is the fact, the others are kept as superseded.
+    Returns the date keys of the days whose facts changed (the uncontested records' included)."""
+    params = {**window_bounds(day, window_days), "reloaded": staged.reloaded}
+    span = range(-window_days, window_days + 1)
+    params["fact_keys"] = [date_key(day + timedelta(days=d)) for d in span]
     run(cursor, "load/drop_stray_load_table.sql", stray=f"fact_transactions_d{date_key(day)}_load")
     run(cursor, "load/displace.sql", params)
     run(cursor, "load/pool.sql", params)
     run(cursor, "load/added.sql")
     days = [r[0] for r in fetch(cursor, "load/touched_days.sql")]
-    fresh = ensure_partitions(cursor, days, date_key(day))
+    ensure_partitions(cursor, days, -1)
     part = f"fact_transactions_d{date_key(day)}"
-    target = part if fresh else "fact_transactions"
-    run(cursor, "load/insert_versions.sql", {"fresh_key": date_key(day) if fresh else -1}, fresh=target)
-    if fresh:
+    target = part if staged.fresh else "fact_transactions"
+    run(cursor, "load/insert_versions.sql", {"fresh_key": date_key(day) if staged.fresh else -1}, fresh=target)
+    if staged.fresh:
         bounds = {"date_key": date_key(day), "next_key": date_key(day + timedelta(days=1))}
         run(cursor, "load/attach_fresh_partition.sql", bounds, part=part, range=f"{part}_range")
-    return days
+    return sorted({*days, *staged.clear_days})
 
 
 def ensure_partitions(cursor: Cursor, days: list[int], own_key: int) -> bool:
@@ -151,8 +219,11 @@ def quarantine(cursor: Cursor, clean: CleanResult) -> None:
     run(cursor, "load/replace_quarantine.sql", {"run_date": clean.run_date})
 
 
-def audit(cursor: Cursor, clean: CleanResult, attempt: dict[str, Any], fingerprint: str) -> list[FileCounts]:
-    """Record the file day's accounting, and the change of every file day the load touched."""
+def audit(
+    cursor: Cursor, clean: CleanResult, attempt: dict[str, Any], fingerprint: str, clear: FileCounts
+) -> list[FileCounts]:
+    """Record the file day's accounting, and the change of every file day the load touched (the
+    records added without contest counted from the file, the others from the reconciliation)."""
     params = {
         **attempt,
         "run_date": clean.run_date,
@@ -165,6 +236,8 @@ def audit(cursor: Cursor, clean: CleanResult, attempt: dict[str, Any], fingerpri
     }
     run(cursor, "load/record_loaded.sql", params)
     changes = [FileCounts(*row) for row in fetch(cursor, "load/count_changes.sql")]
+    if clear.loaded:
+        changes.append(clear)
     for change in changes:
         run(cursor, "load/apply_count_changes.sql", {**change.__dict__, "by": clean.run_date})
     run(cursor, "load/drop_added.sql")

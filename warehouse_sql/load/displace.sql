@@ -1,10 +1,11 @@
 -- Take out of the warehouse every version the file competes with: facts and superseded versions
 -- with one of its transaction ids, and whatever an earlier load of the same file day wrote.
--- The identity check looks at the lateness window only (README "Transaction identity and time").
+-- The identity check looks at the lateness window only (README "Transaction identity and time"):
+-- the window's day keys listed, each id is one exact probe of each day's primary key, not a scan.
 WITH gone AS (
     DELETE FROM fact_transactions AS f
     USING load_incoming AS i
-    WHERE f.date_key BETWEEN %(fact_lo)s AND %(fact_hi)s AND f.transaction_id = i.transaction_id
+    WHERE f.date_key = ANY(%(fact_keys)s::int[]) AND f.transaction_id = i.transaction_id
     RETURNING f.*
 )
 INSERT INTO _displaced SELECT * FROM gone;

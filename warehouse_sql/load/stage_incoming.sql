@@ -1,5 +1,7 @@
--- The file's accepted records with their surrogate keys are COPYed into load_incoming (emptied
--- here); the tables the reconciliation fills are temporary and leave with the load's transaction.
+-- The file's contested records with their surrogate keys are COPYed into load_incoming (emptied
+-- here), its uncontested records of earlier days into _clear; the tables the reconciliation fills
+-- are temporary and leave with the load's transaction.
 TRUNCATE load_incoming;
+CREATE TEMP TABLE _clear (LIKE fact_transactions) ON COMMIT DROP;
 CREATE TEMP TABLE _displaced (LIKE fact_transactions) ON COMMIT DROP;
 CREATE TEMP TABLE _dropped (LIKE fact_superseded) ON COMMIT DROP;

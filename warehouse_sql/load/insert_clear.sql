@@ -1,0 +1,1 @@
+INSERT INTO fact_transactions SELECT * FROM _clear;
