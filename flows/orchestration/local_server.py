@@ -64,6 +64,10 @@ def prefect_server(settings: Settings, *args: str) -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE")}
     env.update(PREFECT_HOME=str(server_home(settings)), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     env.update(PREFECT_CLI_WRAP_LINES="false", PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false")
+    # `start --background` gives the server stdout/stderr pipes that nobody reads once this CLI call
+    # has exited: a server writing there can die of the broken pipe. Its console log stays quiet
+    # (uvicorn reads UVICORN_* options from the environment; Prefect its logging level).
+    env.update(UVICORN_ACCESS_LOG="false", UVICORN_LOG_LEVEL="critical", PREFECT_SERVER_LOGGING_LEVEL="CRITICAL")
     argv = [sys.executable, "-m", "prefect", "server", *args]
     return subprocess.run(argv, env=env, capture_output=True, text=True, start_new_session=True, timeout=120)
 

@@ -6,6 +6,7 @@ rows) on real PostgreSQL, the real Prefect API and real GX."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,15 @@ from flows.generate import days_between
 from flows.settings import Settings, get_settings
 
 FIRST, LAST = date(2024, 3, 1), date(2024, 3, 10)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.mark.parametrize(
@@ -94,3 +104,33 @@ def test_the_demo_loads_every_day_with_defects_and_fixes_the_blocked_one(small_d
 
     message = report.where_to_look("http://127.0.0.1:7860")
     assert all(str(day) in message for day in plan) and "Quality tab" in message and "/data-docs/" in message
+    _the_quality_tab_tells_it_in_chromium(small_demo)
+
+
+def _the_quality_tab_tells_it_in_chromium(settings: Settings) -> None:
+    """The dashboard over the demo's warehouse, in a real browser: the Quality tab charts the pass
+    rate and the quarantined rows by reason, and lists the failed expectations with real headers."""
+    from playwright.sync_api import sync_playwright
+
+    from ui.app import serve
+
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (make test installs it)")
+    server = serve(settings, port=0, block=False)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server.url)
+            page.get_by_role("tab", name="Quality").click()
+            page.wait_for_selector("#chart-pass-rate .gtitle")
+            page.wait_for_selector("#chart-quarantine-reasons .bars path")
+            page.wait_for_selector("#q-failures table")
+            headers = page.eval_on_selector_all("#q-failures th", "els => els.map(e => e.textContent.trim())")
+            assert any("Expectation" in h for h in headers) and not {"1", "2", "3"} & set(headers)
+            assert "expect_column_values_to_be_in_set" in page.inner_text("#q-failures")  # the surge's warning
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "demo-quality-tab.png"), full_page=True)
+            browser.close()
+    finally:
+        server.close()
