@@ -106,3 +106,15 @@ def test_loads_in_reverse_order_equal_loads_in_day_order(engine: sa.Engine) -> N
         load(engine, clean)
     assert warehouse_state(engine) == in_order
     assert _scalar(engine, "SELECT count(*) FROM fact_transactions WHERE transaction_id = 'X'") == 1
+
+
+def test_the_dashboard_counts_a_corrected_transaction_once(engine: sa.Engine) -> None:
+    """What a user reads on the dashboard after 05-02 re-sent three of 05-01's transactions as FAILED:
+    1,000 transactions, the three corrected ones failed and earning nothing, each counted once."""
+    from ui.queries import DashboardQueries
+    from ui.view import Filters
+
+    load(engine, file_day(D1, _day_one()))
+    load(engine, file_day(D2, _day_two_resending_three()))
+    kpis = DashboardQueries(engine, ttl_s=0).view(Filters(D1, D2)).kpis.current
+    assert (kpis.txn_count, kpis.failed_count, kpis.revenue) == (1000, 3, 997 * 2)
