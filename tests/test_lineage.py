@@ -216,6 +216,7 @@ def test_the_local_ui_shows_the_asset_events_and_no_asset_graph(
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists() and not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import sync_playwright
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -237,11 +238,20 @@ def test_the_local_ui_shows_the_asset_events_and_no_asset_graph(
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(chromium) if chromium.exists() else shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu"],
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{base}/events")
-        page.get_by_text(facts).first.wait_for(timeout=60_000)
+        # The server stores events asynchronously and the feed shows what was stored when it loaded:
+        # reload it until the day's materialization is there.
+        deadline = time.monotonic() + 120
+        while True:
+            page.goto(f"{base}/events")
+            try:
+                page.get_by_text(facts).first.wait_for(timeout=10_000)
+                break
+            except PlaywrightTimeoutError:
+                if time.monotonic() > deadline:
+                    raise
         assert page.get_by_text("Asset materialization succeeded").count() >= 1
         page.screenshot(path=str(artifacts / "prefect-asset-events.png"))
         page.goto(f"{base}/assets")
