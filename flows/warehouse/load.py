@@ -137,7 +137,8 @@ def load_day(
 
 
 def _load_phases(cur: Cursor, clean: CleanResult, attempt: dict[str, Any], window_days: int) -> LoadResult:
-    """The phases in order: lock, dimensions, (unchanged?), stage, reconcile, rollups, quarantine, audit."""
+    """The phases in order: lock, dimensions, (unchanged?), stage, reconcile, rollups, quarantine, audit.
+    Nothing commits here: several file days can load in one transaction, one after the other."""
     day = clean.run_date
     run(cur, "load/begin_day.sql", {"lock_id": LOAD_LOCK})
     dims = phases.dimensions(cur, clean)
@@ -151,6 +152,7 @@ def _load_phases(cur: Cursor, clean: CleanResult, attempt: dict[str, Any], windo
     phases.rollups(cur, touched)
     phases.quarantine(cur, clean)
     changes = phases.audit(cur, clean, attempt, fingerprint, staged.clear)
+    run(cur, "load/end_day.sql")
     return _result(cur, day, changed=tuple(c.file_date for c in changes if c.file_date != day))
 
 

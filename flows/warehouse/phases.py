@@ -20,7 +20,7 @@ from flows.dates import date_key, key_date
 from flows.transform import CleanResult
 from flows.warehouse import keys
 from flows.warehouse.bulk import Cursor, copy_table, fetch, run
-from flows.warehouse.rollups import apply_rollup_changes
+from flows.warehouse.rollups import apply_rollup_changes, stage_rollup
 
 FACT_COLUMNS = (
     "date_key",
@@ -156,10 +156,7 @@ def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int
     if late.num_rows:
         copy_table(cursor, late, "_clear", FACT_COLUMNS)
         run(cursor, "load/insert_clear.sql")
-    if days:
-        run(cursor, "load/clear_added.sql", {"date_key": own_key, "file_date": day}, part=part)
-        run(cursor, "load/rollup_city.sql", {"days": days})
-        run(cursor, "load/drop_added.sql")
+    stage_rollup(cursor, clear, dims.customers)
     incoming = keyed.filter(contested)
     if incoming.num_rows:
         copy_table(cursor, incoming, "load_incoming", FACT_COLUMNS, freeze=True)
