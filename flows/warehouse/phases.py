@@ -138,7 +138,8 @@ class Staged:
 def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int) -> Staged:
     """Split the file's keyed records: those whose ids no version in the window can share go
     straight into their days' partitions (the file day's COPYed into its partition, FREEZE and
-    unindexed when it is new), with their rollups; the others into load_incoming, for `reconcile`."""
+    unindexed when it is new, FREEZE when it was empty), with their rollup sums; the others into
+    load_incoming, for `reconcile`."""
     day, own_key = clean.run_date, date_key(clean.run_date)
     keyed = keyed_records(clean, dims)
     reloaded = bool(fetch(cursor, "load/was_loaded.sql", {"file_date": day})[0][0])
@@ -152,7 +153,8 @@ def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int
     fresh = ensure_partitions(cursor, sorted({*days, *([own_key] if has_own else [])}), own_key)
     part = f"fact_transactions_d{own_key}" if has_own else "fact_transactions"
     if own.num_rows:
-        copy_table(cursor, own, part, FACT_COLUMNS, freeze=fresh)
+        renewed = not fresh and not reloaded and renew_if_empty(cursor, part)
+        copy_table(cursor, own, part, FACT_COLUMNS, freeze=fresh or renewed)
     if late.num_rows:
         copy_table(cursor, late, "_clear", FACT_COLUMNS)
         run(cursor, "load/insert_clear.sql")
@@ -184,6 +186,17 @@ def reconcile(cursor: Cursor, day: date, window_days: int, staged: Staged) -> li
         bounds = {"date_key": date_key(day), "next_key": date_key(day + timedelta(days=1))}
         run(cursor, "load/attach_fresh_partition.sql", bounds, part=part, range=f"{part}_range")
     return sorted({*days, *staged.clear_days})
+
+
+def renew_if_empty(cursor: Cursor, part: str) -> bool:
+    """Truncate the file day's existing partition when it holds no fact (a day taken out by an
+    empty file, then loaded again): the day's rows then go into a new heap and index, frozen,
+    instead of past the dead rows of its last load. Returns whether it did."""
+    run(cursor, "load/partition_is_empty.sql", part=part)
+    if not cursor.fetchall()[0][0]:
+        return False
+    run(cursor, "load/truncate_partition.sql", part=part)
+    return True
 
 
 def ensure_partitions(cursor: Cursor, days: list[int], own_key: int) -> bool:

@@ -118,3 +118,15 @@ def test_the_dashboard_counts_a_corrected_transaction_once(engine: sa.Engine) ->
     load(engine, file_day(D2, _day_two_resending_three()))
     kpis = DashboardQueries(engine, ttl_s=0).view(Filters(D1, D2)).kpis.current
     assert (kpis.txn_count, kpis.failed_count, kpis.revenue) == (1000, 3, 997 * 2)
+
+
+def test_a_day_taken_out_and_loaded_again_goes_into_a_renewed_partition(engine: sa.Engine) -> None:
+    relfilenode = "SELECT relfilenode FROM pg_class WHERE relname = 'fact_transactions_d20240501'"
+    load(engine, file_day(D1, _day_one()))
+    expected = warehouse_state(engine)
+    load(engine, file_day(D1, []), "1")  # the day taken out: its partition stays, with dead rows
+    emptied = _scalar(engine, relfilenode)
+    load(engine, file_day(D1, _day_one()), "2")
+    assert _scalar(engine, relfilenode) != emptied  # truncated, then COPYed into anew
+    state = warehouse_state(engine)
+    assert (state["facts"], state["city"], state["region"]) == (expected["facts"], expected["city"], expected["region"])
