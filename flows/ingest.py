@@ -12,7 +12,7 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -196,22 +196,38 @@ def parse_raw_csv(data: bytes, *, source_file: str) -> tuple[pa.Table, pa.Table,
         return "skip"
 
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20, use_threads=False),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        # In parallel blocks first (records keep their order); a malformed record's number is only
+        # known when reading single-threaded, so a file that has one is read again that way.
+        seen: list[pacsv.InvalidRow] = []
+
+        def note(row: pacsv.InvalidRow) -> str:
+            seen.append(row)
+            return "skip"
+
+        table = _read_text_columns(data, encoding, header, note, threads=True)
+        if seen:
+            table = _read_text_columns(data, encoding, header, on_invalid, threads=False)
     except pa.ArrowInvalid as exc:
         raise ContractError(f"{source_file} could not be parsed as CSV: {exc}") from None
     table = table.rename_columns([_normalise(n) for n in table.column_names]).select(list(RAW_COLUMNS))
     bad = pa.Table.from_pylist(malformed, schema=MALFORMED_SCHEMA)
     return _with_positions(table, bad, source_file), bad, notes
+
+
+def _read_text_columns(
+    data: bytes, encoding: str, header: list[str], on_invalid: Callable[[pacsv.InvalidRow], str], *, threads: bool
+) -> pa.Table:
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20, use_threads=threads),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in header},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
+    )
 
 
 def _decode(data: bytes, source_file: str) -> tuple[bytes, str, list[str]]:
