@@ -14,10 +14,15 @@ identity check sees a real window:
                                  1% correct transactions of those days (goal >= 0.5x copy_indexed)
 Between repeats the day is taken out again by loading an empty file of the day (untimed), which
 also brings the corrected versions back.
+
+The ids are the generator's (TXN-YYYYMMDD-NNNNNNN: a day's ids sort after the previous day's, as
+time-ordered ids do). `ids="random"` replaces each by a digest of it (32 hex digits, in no order):
+the load's identity check must then not rely on the ids' order.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -40,10 +45,20 @@ DAY = date(2024, 6, 3)
 WINDOW_DAYS = 7
 
 
-def prepare_day(rows: int, seed: int = 42, day: date = DAY) -> CleanResult:
+def prepare_day(rows: int, seed: int = 42, day: date = DAY, ids: str = "generator") -> CleanResult:
     raw = to_csv_bytes(generate_transactions(day, GeneratorConfig(transactions=rows, seed=seed)))
     records, malformed, _ = parse_raw_csv(raw, source_file="transactions.csv")
-    return clean_transactions(records, malformed, day)
+    clean = clean_transactions(records, malformed, day)
+    return clean if ids == "generator" else with_random_ids(clean)
+
+
+def with_random_ids(clean: CleanResult) -> CleanResult:
+    """The day with each id replaced by a digest of it: the same transactions, ids in no order."""
+    ids = clean.processed.column("transaction_id").to_pylist()
+    digests = pa.array([hashlib.blake2b(i.encode(), digest_size=16).hexdigest() for i in ids], pa.string())
+    position = clean.processed.schema.get_field_index("transaction_id")
+    processed = clean.processed.set_column(position, "transaction_id", digests)
+    return CleanResult(clean.run_date, processed, clean.rejected, clean.duplicates_dropped, clean.rows_received)
 
 
 def late_and_corrections(clean: CleanResult, window: list[CleanResult], late: float, corrected: float) -> CleanResult:
@@ -131,11 +146,12 @@ def run(
     repeats: int = 3,
     tick: Callable[[str], None] = lambda _: None,
     to_sql_rows: int | None = None,
+    ids: str = "generator",
 ) -> dict[str, Any]:
     """Median seconds and rows/s of each way to load the same day; to_sql on `to_sql_rows` rows."""
-    clean = prepare_day(rows)
+    clean = prepare_day(rows, ids=ids)
     load_customers(engine, generate_customers(2000, 42), DAY)
-    window = [prepare_day(rows, seed=42, day=DAY - timedelta(days=d)) for d in range(WINDOW_DAYS, 0, -1)]
+    window = [prepare_day(rows, seed=42, day=DAY - timedelta(days=d), ids=ids) for d in range(WINDOW_DAYS, 0, -1)]
     for i, previous in enumerate(window):
         tick(f"window day {i + 1}/{WINDOW_DAYS}")
         _load(engine, previous, f"w{i}")
