@@ -4,23 +4,13 @@
 -- A file's records are versions of transactions that may belong to earlier days or be superseded by
 -- a later file day: the count check is on the file's rows (its facts in its own day, plus those the
 -- load recorded in earlier days or as superseded), the other checks on the facts of the file's day.
-WITH file_totals AS (
-    SELECT (SELECT count(*) FROM fact_transactions
-            WHERE date_key = %(date_key)s AND file_date = to_date(%(date_key)s::text, 'YYYYMMDD'))
-           + coalesce((SELECT coalesce(rows_loaded_earlier, 0) + coalesce(rows_superseded, 0) FROM load_audit
-                       WHERE run_date = to_date(%(date_key)s::text, 'YYYYMMDD') AND status = 'loaded'), 0) AS row_count
-),
-day_facts AS (
-    SELECT * FROM fact_transactions WHERE date_key = %(date_key)s
-),
-fact_totals AS (
+-- The day's facts are read once: every count, sum and check below is one aggregate over them.
+WITH fact_checks AS (
     SELECT count(*) AS row_count,
-           coalesce(sum(amount), 0) AS amount_sum,
-           coalesce(sum(revenue), 0) AS revenue_sum
-    FROM day_facts
-),
-fact_checks AS (
-    SELECT count(*) FILTER (WHERE cu.customer_key IS NULL) AS orphan_customer_key,
+           coalesce(sum(f.amount), 0) AS amount_sum,
+           coalesce(sum(f.revenue), 0) AS revenue_sum,
+           count(*) FILTER (WHERE f.file_date = to_date(%(date_key)s::text, 'YYYYMMDD')) AS own_file_rows,
+           count(*) FILTER (WHERE cu.customer_key IS NULL) AS orphan_customer_key,
            count(*) FILTER (WHERE ch.channel_key IS NULL)  AS orphan_channel_key,
            count(*) FILTER (WHERE ci.city_key IS NULL)     AS orphan_city_key,
            count(*) FILTER (WHERE d.date_key IS NULL)      AS orphan_date_key,
@@ -30,11 +20,21 @@ fact_checks AS (
                                           ELSE 0 END) > 0.01
            ) AS revenue_off_rule,
            count(*) FILTER (WHERE ch.channel_key IS NOT NULL AND f.fee_percent <> ch.fee_percent) AS fee_off_channel
-    FROM day_facts AS f
+    FROM fact_transactions AS f
     LEFT JOIN dim_customer AS cu ON cu.customer_key = f.customer_key
     LEFT JOIN dim_channel  AS ch ON ch.channel_key = f.channel_key
     LEFT JOIN dim_city     AS ci ON ci.city_key = f.city_key
     LEFT JOIN dim_date     AS d  ON d.date_key = f.date_key
+    WHERE f.date_key = %(date_key)s
+),
+fact_totals AS (
+    SELECT row_count, amount_sum, revenue_sum FROM fact_checks
+),
+file_totals AS (
+    SELECT c.own_file_rows
+           + coalesce((SELECT coalesce(rows_loaded_earlier, 0) + coalesce(rows_superseded, 0) FROM load_audit
+                       WHERE run_date = to_date(%(date_key)s::text, 'YYYYMMDD') AND status = 'loaded'), 0) AS row_count
+    FROM fact_checks AS c
 ),
 rollup_totals AS (
     SELECT 'agg_daily_city' AS rollup, coalesce(sum(txn_count), 0) AS row_count,
