@@ -133,6 +133,7 @@ class Staged:
     fresh: bool  # the file day's partition is a new table, indexed and attached by `reconcile`
     clear_days: list[int]  # date keys of the records added without contest
     clear: FileCounts
+    contested: int = 0  # records staged in load_incoming
 
 
 def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int) -> Staged:
@@ -163,7 +164,8 @@ def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int
     if incoming.num_rows:
         copy_table(cursor, incoming, "load_incoming", FACT_COLUMNS, freeze=True)
     run(cursor, "load/analyze_incoming.sql")
-    return Staged(reloaded, fresh, days, FileCounts(day, clear.num_rows, late.num_rows, 0, 0))
+    counts = FileCounts(day, clear.num_rows, late.num_rows, 0, 0)
+    return Staged(reloaded, fresh, days, counts, incoming.num_rows)
 
 
 def reconcile(cursor: Cursor, day: date, window_days: int, staged: Staged) -> list[int]:
@@ -171,9 +173,12 @@ def reconcile(cursor: Cursor, day: date, window_days: int, staged: Staged) -> li
     latest file day's version of each transaction is the fact, the others are kept as superseded.
     Returns the date keys of the days whose facts changed (the uncontested records' included)."""
     params = {**window_bounds(day, window_days), "reloaded": staged.reloaded}
-    span = range(-window_days, window_days + 1)
-    params["fact_keys"] = [date_key(day + timedelta(days=d)) for d in span]
+    span = [date_key(day + timedelta(days=d)) for d in range(-window_days, window_days + 1)]
     run(cursor, "load/drop_stray_load_table.sql", stray=f"fact_transactions_d{date_key(day)}_load")
+    if staged.contested:
+        for key, exists in fetch(cursor, "load/ensure_partitions.sql", {"date_keys": span}):
+            if exists:
+                run(cursor, "load/displace_day.sql", {"date_key": key}, part=f"fact_transactions_d{key}")
     run(cursor, "load/displace.sql", params)
     run(cursor, "load/pool.sql", params)
     run(cursor, "load/added.sql")

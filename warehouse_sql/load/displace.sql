@@ -1,14 +1,7 @@
--- Take out of the warehouse every version the file competes with: facts and superseded versions
--- with one of its transaction ids, and whatever an earlier load of the same file day wrote.
--- The identity check looks at the lateness window only (README "Transaction identity and time"):
--- the window's day keys listed, each id is one exact probe of each day's primary key, not a scan.
-WITH gone AS (
-    DELETE FROM fact_transactions AS f
-    USING load_incoming AS i
-    WHERE f.date_key = ANY(%(fact_keys)s::int[]) AND f.transaction_id = i.transaction_id
-    RETURNING f.*
-)
-INSERT INTO _displaced SELECT * FROM gone;
+-- Take out of the warehouse every version the file competes with: (the window days' facts with one
+-- of its transaction ids are taken out first, day by day: displace_day.sql) whatever an earlier load
+-- of the same file day wrote, and superseded versions with one of its transaction ids.
+-- The identity check looks at the lateness window only (README "Transaction identity and time").
 WITH gone AS (
     DELETE FROM fact_transactions AS f
     WHERE %(reloaded)s AND f.date_key BETWEEN %(fact_lo)s AND %(fact_hi)s AND f.file_date = %(file_date)s
