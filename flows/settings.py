@@ -156,6 +156,16 @@ class Settings(BaseSettings):
     def uses_embedded_warehouse(self) -> bool:
         return self.warehouse_url is None
 
+    def child_env(self, prefect_api_url: str) -> dict[str, str]:
+        """The environment of a child process (`bap up`'s worker): this one, every resolved setting as BAP_*
+        (local paths absolute), and the Prefect API it reports to."""
+        env = {k: v for k, v in os.environ.items() if k != "BAP_PREFECT_API_URL"}
+        for name, value in self.model_dump(exclude={"prefect_api_url"}, exclude_none=True).items():
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            local = name in ("data_dir", "log_dir", "state_dir") and text and "://" not in text
+            env[f"BAP_{name.upper()}"] = str(Path(text).expanduser().resolve()) if local else text
+        return {**env, "PREFECT_API_URL": prefect_api_url}
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
