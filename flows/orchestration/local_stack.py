@@ -1,13 +1,12 @@
-"""The local stack: this state folder's Prefect server (Prefect's own `prefect server start --background`,
-`stop`), and `bap up` on it: a worker per work pool and the dashboard, until Ctrl-C.
+"""The local stack: this state folder's Prefect server, by Prefect's own `prefect server start --background`
+and `stop`, and `bap up` on it: a worker per work pool and the dashboard, until Ctrl-C.
 
-The server gets PREFECT_HOME=<state>/prefect, so it (its `server.pid`, its SQLite database) belongs to
-the state folder; a server on the port that is not this folder's is never used silently. Commands find
-it with one GET /api/health (`prefect server status` would add two seconds of Prefect import; no Prefect
-import here). Each worker runs in a session of its own, so a Ctrl-C reaches `bap` alone, which stops
-the worker's process tree (with its flow runs), the dashboard, then the server if it started it. No
-supervisor library: supervisord and circus add a daemon and a config file, honcho a Procfile, none
-knows Prefect's background server; psutil (Popen, children, wait_procs) does it in a few lines.
+The server's PREFECT_HOME is <state>/prefect: it (`server.pid`, its SQLite database) belongs to the state
+folder, and a server on the port that is not this folder's is never used silently. Commands find it with
+one GET /api/health (`prefect server status` costs two seconds of Prefect import; none here). A worker runs
+in a session of its own: a Ctrl-C reaches `bap` alone, which stops the worker's process tree (its flow
+runs), the dashboard, then the server if it started it. No supervisor library: supervisord and circus add
+a daemon and a config file, honcho a Procfile, none knows Prefect's background server; psutil does it.
 """
 
 from __future__ import annotations
@@ -33,7 +32,9 @@ from flows.logs import tail
 from flows.orchestration.prefect_api import REPO_DIR, create_run, deploy_project, list_deployments, wait_for_worker
 from flows.settings import Settings
 
-_stderr = functools.partial(print, file=sys.stderr, flush=True)
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def server_home(settings: Settings) -> Path:
