@@ -39,6 +39,7 @@ from ui.view import (
     City,
     DailyRow,
     DashboardView,
+    FileAccounting,
     Filters,
     Freshness,
     Geography,
@@ -330,12 +331,15 @@ class DashboardQueries:
         return [(self._label(dim, k, n, geo, names), *v) for k, n, *v in rows]
 
     # -- freshness and quality --------------------------------------------------------------
-    def freshness(self) -> Freshness:
+    def freshness(self, *, files: int = 7) -> Freshness:
+        """The last loaded day and run, and the accounting of the latest `files` loaded file days."""
+
         def compute() -> Freshness:
             rows = self._rows("queries/freshness.sql")
-            return Freshness(**rows[0]) if rows else Freshness()
+            accounting = self._rows("queries/freshness_files.sql", {"limit": files})
+            return Freshness(**(rows[0] if rows else {}), files=tuple(FileAccounting(**r) for r in accounting))
 
-        return self._cached(("freshness",), compute)
+        return self._cached(("freshness", files), compute)
 
     def quality(self, start: date, end: date, *, failures_limit: int = 50, days_limit: int = 120) -> QualityReport:
         """Pass rate per suite per day in [start, end], the latest failures, quarantined days and

@@ -456,6 +456,34 @@ def export_frame(view: DashboardView) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class FileAccounting:
+    """What the warehouse holds of one file day's records (load_audit): received = loaded into the
+    file's day + loaded into earlier days + superseded by a later file + quarantined + duplicates.
+    Corrections (records replacing an earlier file's version, in any day) are part of the loaded."""
+
+    run_date: date
+    rows_received: int | None
+    rows_loaded: int | None
+    rows_loaded_earlier: int = 0
+    rows_corrections: int = 0
+    rows_superseded: int = 0
+    rows_quarantined: int = 0
+    duplicates_dropped: int = 0
+    changed_by: date | None = None  # the later file day that last changed this day's counts
+    changed_at: datetime | None = None
+
+    @property
+    def loaded_own_day(self) -> int:
+        return (self.rows_loaded or 0) - self.rows_loaded_earlier
+
+    @property
+    def balanced(self) -> bool:
+        """received equals the sum of where the records went."""
+        parts = (self.rows_loaded or 0) + self.rows_superseded + self.rows_quarantined + self.duplicates_dropped
+        return self.rows_received == parts
+
+
+@dataclass(frozen=True)
 class Freshness:
     last_loaded_day: date | None = None
     last_loaded_at: datetime | None = None
@@ -463,6 +491,7 @@ class Freshness:
     last_run_status: str | None = None
     last_run_at: datetime | None = None
     last_run_message: str | None = None
+    files: tuple[FileAccounting, ...] = ()  # the latest loaded file days, newest first
 
 
 @dataclass

@@ -287,6 +287,34 @@ def test_freshness_names_the_last_loaded_day_and_run(queries: DashboardQueries) 
     assert queries.bounds() == (JAN(1), JAN(10))
 
 
+def test_freshness_shows_each_files_exact_accounting(engine: sa.Engine, warehouse_url: str) -> None:
+    """Through the real load: the file of 2 May re-sends three transactions of 1 May (corrections),
+    carries two late records of 1 May, one quarantined record and one duplicate."""
+    from tests.warehouse.conftest import Txn, at, file_day, load
+
+    may1, may2 = date(2024, 5, 1), date(2024, 5, 2)
+    load(engine, file_day(may1, [Txn(f"A-{i:03d}", at(may1, i % 24)) for i in range(100)]))
+    own = [Txn(f"B-{i:03d}", at(may2, i % 24)) for i in range(100)]
+    resent = [Txn(f"A-{i:03d}", at(may2, 9), status="FAILED") for i in (1, 2, 3)]
+    late = [Txn("LATE-1", at(may1, 23)), Txn("LATE-2", at(may1, 22))]
+    load(engine, file_day(may2, own + resent + late, quarantined=1, duplicates=1))
+
+    access = open_reader(warehouse_url)
+    q = DashboardQueries(access.engine, ttl_s=600)
+    fresh = q.freshness()
+    access.engine.dispose()
+    second, first = fresh.files
+    assert (second.run_date, first.run_date) == (may2, may1)
+    # 107 received = 103 into 2 May + 2 into 1 May + 0 superseded + 1 quarantined + 1 duplicate
+    assert (second.rows_received, second.loaded_own_day, second.rows_loaded_earlier) == (107, 103, 2)
+    assert (second.rows_corrections, second.rows_superseded) == (3, 0)
+    assert (second.rows_quarantined, second.duplicates_dropped) == (1, 1)
+    # 1 May's file: three of its versions superseded by the file of 2 May, which changed its day
+    assert (first.rows_received, first.rows_loaded, first.rows_superseded) == (100, 97, 3)
+    assert first.changed_by == may2 and second.changed_by is None
+    assert second.balanced and first.balanced
+
+
 def test_quality_tab_without_history_degrades_gracefully(queries: DashboardQueries) -> None:
     report = queries.quality(JAN(1), JAN(10))
     assert not report.available
