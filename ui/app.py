@@ -42,7 +42,17 @@ from flows.settings import Settings
 from ui import cards, charts
 from ui.charts import FigureSpec
 from ui.queries import NOT_INITIALISED, DashboardQueries, open_reader
-from ui.view import ALL, SEGMENT_LABEL, Cascade, DashboardView, Filters, export_frame, none_if_all
+from ui.view import (
+    ALL,
+    SEGMENT_AS_CHOICES,
+    Cascade,
+    DashboardView,
+    Filters,
+    dimension_label,
+    export_frame,
+    none_if_all,
+    segment_as,
+)
 from ui.web import (
     DATA_DOCS_PATH,
     DashboardConfigError,
@@ -214,10 +224,13 @@ class Dashboard:
         city: str | None,
         channel: str | None,
         segment: str | None,
+        segment_time: str | None = None,
         *,
         follow_preset: bool = False,
     ) -> Selection:
-        """The widgets' values -> a normalised selection (the render cache's key)."""
+        """The widgets' values -> a normalised selection (the render cache's key). `segment_time`:
+        "current" reads the segment filter and breakdowns as the customers' current segment;
+        anything else (API clients that do not send it) as the segment at transaction time."""
         preset = preset if preset in PRESETS or preset == CUSTOM else DEFAULT_PRESET
         start_day, end_day, notes = self._dates(preset, start, end, follow_preset)
         geo = self.queries.cascade(none_if_all(region), none_if_all(state), none_if_all(city))
@@ -229,6 +242,7 @@ class Dashboard:
             city=geo.city,
             channel=none_if_all(channel),
             segment=none_if_all(segment),
+            segment_as=segment_as(segment_time),
         )
         return Selection(filters, geo, self._matching_preset(start_day, end_day), notes)
 
@@ -311,7 +325,8 @@ class Dashboard:
             _dropdown(geo.states, f.state),
             _dropdown(geo.cities, f.city),
             _dropdown(channels, f.channel),
-            _dropdown(segments, f.segment),
+            _dropdown(segments, f.segment, label=dimension_label("segment", f.segment_as).capitalize()),
+            gr.update(value=f.segment_as),
             self.header(),
             cards.selection_html(view, self._notes(sel, channels, segments)),
             cards.kpi_cards_html(view),
@@ -427,8 +442,9 @@ def _warehouse_errors() -> Iterator[None]:
         ) from None
 
 
-def _dropdown(options: list[str], value: str | None) -> dict[str, Any]:
-    return gr.update(choices=[ALL, *options], value=value if value is not None and value in options else ALL)
+def _dropdown(options: list[str], value: str | None, **extra: Any) -> dict[str, Any]:
+    chosen = value if value is not None and value in options else ALL
+    return gr.update(choices=[ALL, *options], value=chosen, **extra)
 
 
 FAILURE_HEADERS: Final[dict[str, str]] = {
@@ -449,7 +465,17 @@ QUARANTINE_HEADERS: Final[dict[str, str]] = {
     "transaction_id": "Transaction",
     "raw_record": "Raw record",
 }
-FILTER_NAMES: Final[tuple[str, ...]] = ("preset", "start", "end", "region", "state", "city", "channel", "segment")
+FILTER_NAMES: Final[tuple[str, ...]] = (
+    "preset",
+    "start",
+    "end",
+    "region",
+    "state",
+    "city",
+    "channel",
+    "segment",
+    "segment_as",  # optional for API clients: the segment at transaction time unless "current"
+)
 FIGURE_NAMES: Final[tuple[str, ...]] = (
     "trend_revenue",
     "trend_failure_rate",
@@ -506,9 +532,17 @@ def _filters(c: Widgets, dash: Dashboard) -> None:
             ("state", "State", everything.states),
             ("city", "City", everything.cities),
             ("channel", "Channel", queries.channels()),
-            ("segment", SEGMENT_LABEL.capitalize(), queries.segments()),
+            ("segment", dimension_label("segment").capitalize(), queries.segments()),
         ):
             c[name] = gr.Dropdown([ALL, *options], value=ALL, label=label, min_width=150, elem_id=f"f-{name}")
+        c["segment_as"] = gr.Radio(
+            list(SEGMENT_AS_CHOICES),
+            value="transaction",
+            label="Segment",
+            info="a current-segment view reads the fact table",
+            min_width=220,
+            elem_id="f-segment-as",
+        )
 
 
 def _toolbar(c: Widgets) -> None:
@@ -572,7 +606,7 @@ def _wire(demo: gr.Blocks, dash: Dashboard, c: Widgets, timer: gr.Timer) -> None
     shared: dict[str, Any] = {"concurrency_limit": CONCURRENCY, "concurrency_id": "warehouse"}
     quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden", **shared}
     dates = [c["start"].change, c["end"].change]
-    dropdowns = [c[n].input for n in ("region", "state", "city", "channel", "segment")]
+    dropdowns = [c[n].input for n in ("region", "state", "city", "channel", "segment", "segment_as")]
     gr.on([demo.load, timer.tick], dash.on_load, inputs, outputs, trigger_mode="always_last", **quiet)
     gr.on(
         [*dates, *dropdowns, c["refresh"].click],

@@ -440,8 +440,24 @@ def test_an_uninitialised_warehouse_is_said_and_left_untouched(warehouse_url: st
 
 
 def test_a_closed_daily_table_is_not_sent_with_each_change(dashboard: Dashboard) -> None:
-    args = ("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, ALL, ALL)
+    args = ("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, ALL, ALL, "transaction")
     closed = dashboard.on_filters(*args, False)
     assert out(closed, "daily_table") == {"__type__": "update"} == out(closed, "daily_note")  # left as is
     table, note, is_open = dashboard.on_daily(*args, False)
     assert len(table["value"]["data"]) == 10 and note == "" and is_open is True
+
+
+def test_the_segment_radio_is_part_of_the_selection_and_of_the_render_cache_key(dashboard: Dashboard) -> None:
+    args = ("Custom", "2024-01-06", "2024-01-10", ALL, ALL, "Pune", "UPI", ALL)
+    then, now = dashboard.select(*args, "transaction"), dashboard.select(*args, "current")
+    assert (then.filters.segment_as, now.filters.segment_as) == ("transaction", "current")
+    assert dashboard.select(*args).filters.segment_as == "transaction"  # API clients that do not send it
+    assert dashboard.select(*args, "<crafted>").filters.segment_as == "transaction"
+    assert then.key() != now.key()
+    misses = dashboard.render_misses
+    shown_then, shown_now = dashboard.on_filters(*args, "transaction"), dashboard.on_filters(*args, "current")
+    assert dashboard.render_misses == misses + 2  # two views, rendered once each
+    assert "by current segment" in figure(out(shown_now, "trend_revenue")).layout.title.text
+    assert "by segment at transaction time" in figure(out(shown_then, "trend_revenue")).layout.title.text
+    assert out(shown_now, "segment_as")["value"] == "current"
+    assert out(shown_now, "segment")["label"] == "Current segment"

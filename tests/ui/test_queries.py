@@ -15,6 +15,7 @@ from tests.ui.conftest import Fact, add_day
 from ui.queries import DashboardQueries, open_reader
 from ui.view import (
     City,
+    DashboardView,
     Filters,
     Geography,
     build_view,
@@ -313,6 +314,55 @@ def test_freshness_shows_each_files_exact_accounting(engine: sa.Engine, warehous
     assert (first.rows_received, first.rows_loaded, first.rows_superseded) == (100, 97, 3)
     assert first.changed_by == may2 and second.changed_by is None
     assert second.balanced and first.balanced
+
+
+def test_segment_at_transaction_time_or_current_is_a_choice(engine: sa.Engine, warehouse_url: str) -> None:
+    """C1 was Retail in May (two transactions) and is Premium since June (one); C2 stays SME."""
+    import pyarrow as pa
+
+    from flows.warehouse.customers import load_customers
+    from tests.warehouse.conftest import Txn, at, file_day, load
+
+    def feed(c1_segment: str) -> pa.Table:
+        return pa.table(
+            {
+                "customer_id": ["C1", "C2"],
+                "customer_name": ["Asha Rao", "Ravi Iyer"],
+                "segment": [c1_segment, "SME"],
+                "signup_date": ["2020-01-01", "2020-01-01"],
+            }
+        )
+
+    may, june = date(2024, 5, 1), date(2024, 6, 1)
+    load_customers(engine, feed("Retail"), may)
+    load(engine, file_day(may, [Txn("A1", at(may), customer_id="C1"), Txn("A2", at(may, 13), customer_id="C1")]))
+    load_customers(engine, feed("Premium"), june)
+    load(engine, file_day(june, [Txn("B1", at(june), customer_id="C1"), Txn("B2", at(june), customer_id="C2")]))
+
+    access = open_reader(warehouse_url)
+    q = DashboardQueries(access.engine, ttl_s=600)
+    then = Filters(may, june)
+    now = replace(then, segment_as="current")
+
+    def counts(view: DashboardView) -> dict[str, int]:
+        return dict(zip(view.comparison["item"], view.comparison["txn_count"].astype(int), strict=True))
+
+    # broken down by segment: C1's May transactions count as Retail in one view, as Premium in the other
+    assert comparison_dimension(replace(then, city="Mumbai", channel="Credit Card")) == "segment"
+    by_then = q.view(replace(then, city="Mumbai", channel="Credit Card"))
+    by_now = q.view(replace(now, city="Mumbai", channel="Credit Card"))
+    assert counts(by_then) == {"Retail": 2, "Premium": 1, "SME": 1}
+    assert counts(by_now) == {"Premium": 3, "SME": 1}
+    assert (by_then.source, by_now.source) == ("agg_daily_city", "fact_transactions")
+    # filtered by segment
+    assert q.view(replace(then, segment="Premium")).kpis.current.txn_count == 1
+    assert q.view(replace(now, segment="Premium")).kpis.current.txn_count == 3
+    assert q.view(replace(now, segment="Retail")).kpis.current.txn_count == 0
+    # without a segment filter or breakdown both views are the same, from the rollups
+    plain_now = q.view(now)
+    assert plain_now.kpis.current.txn_count == q.view(then).kpis.current.txn_count == 4
+    assert plain_now.source == "agg_daily_region"
+    access.engine.dispose()
 
 
 def test_quality_tab_without_history_degrades_gracefully(queries: DashboardQueries) -> None:
