@@ -298,24 +298,33 @@ def notice_html(message: str | None, *, tone: str = "") -> str:
     return f'<div class="{css}">{escape(message)}</div>' if message else ""
 
 
+DAILY_COLUMNS: Final[tuple[str, ...]] = (
+    "Date",
+    "Transactions",
+    "Failure rate",
+    "Revenue",
+    "Avg processing",
+    "Revenue 7d avg",
+    "Failure rate 7d",
+    "Processing 7d",
+)
+
+
 def daily_table(view: DashboardView) -> pd.DataFrame:
-    """The daily table shown under the charts (the CSV export has the same rows, more digits)."""
+    """The daily table shown under the charts, newest day first (the CSV export has the same rows,
+    more digits); no rows (and no columns) for an empty view."""
     d = view.daily
     if d.empty:
         return pd.DataFrame()
-    return (
-        pd.DataFrame(
-            {
-                "Date": d["date"].dt.strftime("%Y-%m-%d"),
-                "Transactions": d["txn_count"].astype("int64").map("{:,}".format),
-                "Failure rate": d["failure_rate"].map(lambda v: format_value("failure_rate", finite(v))),
-                "Revenue": d["revenue"].map(lambda v: f"₹{v:,.2f}"),
-                "Avg processing": d["avg_processing_s"].map(lambda v: format_value("avg_processing_s", finite(v))),
-                "Revenue 7d avg": d["revenue_ma7"].map(lambda v: f"₹{v:,.2f}"),
-                "Failure rate 7d": d["failure_rate_ma7"].map(lambda v: format_value("failure_rate", finite(v))),
-                "Processing 7d": d["avg_processing_s_ma7"].map(lambda v: format_value("avg_processing_s", finite(v))),
-            }
-        )
-        .iloc[::-1]
-        .reset_index(drop=True)
+    columns = (
+        d["date"].dt.strftime("%Y-%m-%d"),
+        d["txn_count"].astype("int64").map("{:,}".format),
+        d["failure_rate"].map(lambda v: format_value("failure_rate", finite(v))),
+        d["revenue"].map(lambda v: f"₹{v:,.2f}"),
+        d["avg_processing_s"].map(lambda v: format_value("avg_processing_s", finite(v))),
+        d["revenue_ma7"].map(lambda v: f"₹{v:,.2f}"),
+        d["failure_rate_ma7"].map(lambda v: format_value("failure_rate", finite(v))),
+        d["avg_processing_s_ma7"].map(lambda v: format_value("avg_processing_s", finite(v))),
     )
+    frame = pd.DataFrame(dict(zip(DAILY_COLUMNS, columns, strict=True)))
+    return frame.iloc[::-1].reset_index(drop=True)
