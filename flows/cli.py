@@ -383,6 +383,13 @@ def bench(
     backfill_days: Annotated[int, typer.Option(min=0, help="Days of the backfill figure (0 skips it).")] = 365,
     scale_curve: Annotated[bool, typer.Option(help="Also measure 10k / 100k / 1M rows a day.")] = False,
     json_file: Annotated[str | None, typer.Option("--json", help="Write the figures to this JSON file.")] = None,
+    team: Annotated[
+        bool,
+        typer.Option(
+            "--team/--no-team",
+            help="The dashboard for a team: 50 users, first paint and start, against a minimal Gradio app.",
+        ),
+    ] = True,
 ) -> None:
     """The speed suite: our figures against baselines measured in the same run."""
     settings = get_settings()
@@ -397,6 +404,7 @@ def bench(
         backfill_days=backfill_days,
         scale_curve=scale_curve,
         json_path=json_file,
+        team=team,
     )
 
 
