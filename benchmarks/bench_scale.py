@@ -66,6 +66,7 @@ FACT_TABLE = "fact_transactions"
 # the small runs of this benchmark (3 x 100k and 2 x 1M rows; README "Scale run").
 DISK_BYTES_PER_FACT_GUESS = 300
 DAY_DONE = re.compile(r"Task run 'day-(\d{4}-\d{2}-\d{2})' - Finished in state (\w+)")
+SUMMARY = re.compile(r"^backfill \S+: (\d+) days loaded, (\d+) rows, ([\d.]+) s$")  # the command's last line
 GOALS: dict[str, tuple[str, float, str]] = {  # figure: (op, goal, what)
     "backfill_wall_s": ("<=", 25 * 60.0, "wall time of `bap backfill` (s; goal at 100 days x 1M rows)"),
     "peak_rss_mib": ("<=", 4 * 1024.0, "peak RSS of any single process (MiB)"),
@@ -201,6 +202,7 @@ class ProcessPeak:
     pid: int
     what: str
     rss: int = 0
+    cpu_s: float = 0.0  # user + system, as last seen
 
 
 @dataclass
@@ -223,12 +225,14 @@ class RssSampler:
             for proc in _tree(root):
                 try:
                     rss = proc.memory_info().rss
+                    cpu = proc.cpu_times()
                     peak = self.peaks.get(proc.pid)
                     if peak is None:
                         peak = self.peaks[proc.pid] = ProcessPeak(role, proc.pid, _describe(proc))
                 except psutil.Error:
                     continue
                 peak.rss = max(peak.rss, rss)
+                peak.cpu_s = max(peak.cpu_s, cpu.user + cpu.system)
                 by_role[role] = max(by_role.get(role, 0), rss)
                 total += rss
         self.peak_total = max(self.peak_total, total)
@@ -276,9 +280,13 @@ def _describe(proc: psutil.Process) -> str:
     return text[:60]
 
 
-def memory_figures(sampler: RssSampler, days: int) -> dict[str, Any]:
-    """The peak single-process RSS and its process; each role's peak; the backfill's own peak while
-    the first half of the days ran against while the second half did (flat: ratio near 1)."""
+def memory_figures(sampler: RssSampler, days: int, width: int) -> dict[str, Any]:
+    """The peak single-process RSS and its process; each role's peak and CPU seconds; the backfill's
+    own peak while the first half of the days ran against while the second half did (flat: ratio
+    near 1; only with at least two rounds of `width` days in each half, else the halves overlap).
+
+    CPU seconds are summed over the processes seen (a process that lives less than a sample is
+    missed): on a busy machine they say what the run costs better than its wall time does."""
     top = sampler.top()
     halves: dict[str, int] = {"first": 0, "second": 0}
     for point in sampler.timeline:
@@ -297,7 +305,11 @@ def memory_figures(sampler: RssSampler, days: int) -> dict[str, Any]:
         "backfill_rss_second_half_mib": round(halves["second"] / MiB, 1),
         "rss_samples": len(sampler.timeline),
     }
-    if halves["first"] and halves["second"]:
+    cpu: dict[str, float] = {}
+    for peak in sampler.peaks.values():
+        cpu[peak.role] = round(cpu.get(peak.role, 0.0) + peak.cpu_s, 1)
+    figures["cpu_s_by_role"] = cpu
+    if halves["first"] and halves["second"] and days >= 4 * width:
         figures["rss_second_half_vs_first"] = round(halves["second"] / halves["first"], 3)
     return figures
 
@@ -311,6 +323,7 @@ def memory_figures(sampler: RssSampler, days: int) -> dict[str, Any]:
 class Progressed:
     done: int = 0
     states: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, float] = field(default_factory=dict)
 
 
 def _follow(stream: IO[str], log: IO[str], progressed: Progressed, tick: Callable[[], None]) -> None:
@@ -321,6 +334,13 @@ def _follow(stream: IO[str], log: IO[str], progressed: Progressed, tick: Callabl
             progressed.states[match[1]] = match[2]
             progressed.done = len(progressed.states)
             tick()
+        summary = SUMMARY.match(line.strip())
+        if summary:
+            progressed.summary = {
+                "days_loaded_reported": int(summary[1]),
+                "rows_loaded_reported": int(summary[2]),
+                "backfill_reported_s": float(summary[3]),  # inside the command: no interpreter start
+            }
 
 
 def run_backfill(run: ScaleRun, tick: Callable[[Progressed, RssSampler], None]) -> dict[str, Any]:
@@ -354,7 +374,8 @@ def run_backfill(run: ScaleRun, tick: Callable[[Progressed, RssSampler], None]) 
         "backfill_wall_s": round(wall, 2),
         "days_completed": loaded,
         "day_states": progressed.states,
-        **memory_figures(sampler, run.days),
+        **progressed.summary,
+        **memory_figures(sampler, run.days, _concurrency(run)),
         "rss_timeline": _timeline(sampler),
     }
 
@@ -462,7 +483,9 @@ def scale_run(
     root = Path(tempfile.mkdtemp(prefix="bap-scale-", dir=parent))
     run = ScaleRun(root, days, rows, free_port(), concurrency)
     figures: dict[str, Any] = {"days": days, "rows_per_day": rows, "facts_planned": days * rows}
-    figures.update(folder=str(root), kept=keep, machine=machine(), concurrency=_concurrency(run))
+    figures.update(
+        folder=str(root), kept=keep, prefect_port=run.prefect_port, machine=machine(), concurrency=_concurrency(run)
+    )
     _warn_about_disk(root, days * rows, console)
     try:
         began = time.perf_counter()
@@ -530,6 +553,8 @@ def print_figures(figures: dict[str, Any], console: Console) -> None:
         "  backfill, 1st / 2nd half of the days",
         f"{figures['backfill_rss_first_half_mib']:,.0f} / {figures['backfill_rss_second_half_mib']:,.0f} MiB",
     )
+    cpu = figures["cpu_s_by_role"]
+    table.add_row("CPU seconds (user + system)", ", ".join(f"{role} {s:,.0f}" for role, s in cpu.items()))
     for prefix, sizes in (("lake", figures["lake_bytes"]), ("warehouse", figures["warehouse_bytes"])):
         for name, size in sizes.items():
             per = figures["bytes_per_fact"].get(f"{prefix}_{name}")
@@ -589,14 +614,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parent=args.dir,
         console=console,
     )
-    print_figures(figures, Console())
-    if args.keep:
-        console.print(f"kept {figures['folder']} (BAP_DATA_DIR={figures['folder']}/data, BAP_STATE_DIR=.../state)")
-    if args.json_path:
-        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_path).write_text(json.dumps(figures, indent=2, default=str) + "\n")
-        console.print(f"figures written to {args.json_path}")
+    report(figures, args.json_path, console)
     return figures
+
+
+def report(figures: dict[str, Any], json_path: str | Path | None, console: Console) -> None:
+    """The tables on stdout; where the kept folder is; the figures as JSON when asked."""
+    print_figures(figures, Console())
+    if figures["kept"]:
+        folder = figures["folder"]
+        console.print(f"kept {folder}: BAP_DATA_DIR={folder}/data BAP_STATE_DIR={folder}/state reach its warehouse")
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+        console.print(f"figures written to {json_path}")
 
 
 if __name__ == "__main__":
