@@ -173,13 +173,7 @@ def services(run: ScaleRun, say: Callable[[str], None]) -> Iterator[str]:
         yield url
     finally:
         stop_local_server(settings, echo=say)
-        if holder.stdin is not None:
-            holder.stdin.close()
-        try:
-            holder.wait(60)
-        except subprocess.TimeoutExpired:
-            holder.kill()
-            holder.wait()
+        _stop(holder, close_stdin=True)
 
 
 def postgres_process(run: ScaleRun) -> psutil.Process | None:
@@ -383,14 +377,20 @@ def run_backfill(run: ScaleRun, tick: Callable[[Progressed, RssSampler], None]) 
     }
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
+def _stop(proc: subprocess.Popen[str], *, close_stdin: bool = False) -> None:
+    """Stop `proc` (closing its stdin, or SIGTERM), wait for it, and close its pipes."""
+    if close_stdin and proc.stdin is not None:
+        proc.stdin.close()
+    elif proc.poll() is None:
         proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
 
 
 def _timeline(sampler: RssSampler, points: int = 200) -> list[dict[str, Any]]:
