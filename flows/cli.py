@@ -344,6 +344,25 @@ def freshness() -> None:
     )
 
 
+@app.command("bench-scale")
+def bench_scale(
+    days: Annotated[int, typer.Option(min=1, help="Days of the backfill.")] = 100,
+    rows: Annotated[int, typer.Option(min=1, help="Rows a day.")] = 1_000_000,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Days at once (default: the product's).")] = None,
+    dashboard: Annotated[bool, typer.Option(help="Also measure the dashboard under load on the result.")] = True,
+    keep: Annotated[bool, typer.Option(help="Keep the throwaway data and state folder.")] = False,
+    json_file: Annotated[str | None, typer.Option("--json", help="Write the figures to this JSON file.")] = None,
+) -> None:
+    """The scale run: `bap backfill` of DAYS x ROWS with the default settings in a throwaway folder; wall time, peak RSS, bytes per fact, the dashboard on it."""
+    from rich.console import Console
+
+    from benchmarks.bench_scale import report, scale_run
+
+    console = Console(stderr=True)
+    figures = scale_run(days, rows, concurrency=concurrency, dashboard=dashboard, keep=keep, console=console)
+    report(figures, json_file, console)
+
+
 @server_app.command("start")
 def server_start() -> None:
     """Start (or find) this state folder's local Prefect server (`prefect server start --background`)."""
