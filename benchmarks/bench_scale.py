@@ -153,7 +153,7 @@ def services(run: ScaleRun, say: Callable[[str], None]) -> Iterator[str]:
     """The embedded PostgreSQL and the local Prefect server of `run`, up until the block ends; yields
     the warehouse URL. The server is held by a child process (pgserver stops it when its last
     user exits: the child, once its stdin closes); the Prefect server is stopped at the end."""
-    from flows.orchestration.local_server import ensure_local_server, stop_local_server
+    from flows.orchestration.local_stack import ensure_local_server, stop_local_server
 
     settings = run.settings()
     holder = subprocess.Popen(
@@ -344,7 +344,7 @@ def run_backfill(run: ScaleRun, tick: Callable[[Progressed, RssSampler], None]) 
     proc: subprocess.Popen[str] | None = None
 
     def roots() -> dict[str, psutil.Process | None]:
-        from flows.orchestration.local_server import server_process
+        from flows.orchestration.local_stack import server_process
 
         command = psutil.Process(proc.pid) if proc is not None and proc.poll() is None else None
         return {"backfill": command, "postgres": postgres_process(run), "prefect": server_process(run.settings())}

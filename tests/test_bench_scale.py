@@ -25,7 +25,7 @@ def _processes_mentioning(text: str) -> list[int]:
 @pytest.mark.prefect_server
 def test_the_scale_run_backfills_measures_and_leaves_nothing_behind(tmp_path: Path) -> None:
     from benchmarks.bench_scale import scale_run
-    from flows.orchestration.local_server import is_healthy
+    from flows.orchestration.local_stack import is_healthy
 
     out = io.StringIO()
     # 15 s: each user first opens its gradio_client session, which takes seconds on a busy machine
