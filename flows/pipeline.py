@@ -82,17 +82,17 @@ def _ended_by(exc: Exception) -> State[Any]:
 customers_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_feed)
 customer_history_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_history)
 ingest_task = task(name="ingest", cache_policy=NO_CACHE)(steps.ingest)
-validate_raw_task = task(name="validate-raw", cache_policy=NO_CACHE)(steps.validate_raw)
+validate_raw_task = task(name="validate-raw", cache_policy=NO_CACHE)(steps.validate_raw_days)
 transform_task = task(name="transform", cache_policy=NO_CACHE)(steps.transform)
-validate_processed_task = task(name="validate-processed", cache_policy=NO_CACHE)(steps.validate_processed)
+validate_processed_task = task(name="validate-processed", cache_policy=NO_CACHE)(steps.validate_processed_days)
 load_task = task(name="load", cache_policy=NO_CACHE)(steps.load)
 
 STEP_TASKS: dict[Callable[..., Any], Task[..., Any]] = {
     steps.sync_customer_feed: customers_task,
     steps.ingest: ingest_task,
-    steps.validate_raw: validate_raw_task,
+    steps.validate_raw_days: validate_raw_task,
     steps.transform: transform_task,
-    steps.validate_processed: validate_processed_task,
+    steps.validate_processed_days: validate_processed_task,
     steps.load: load_task,
 }
 RETRYING = (steps.sync_customer_feed, steps.ingest, steps.load)  # what a retry can fix: I/O and the warehouse
