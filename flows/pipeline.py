@@ -132,7 +132,25 @@ def chunk_task(days: list[date], scenario: str | None, regenerate: bool, run_id:
     retryable = [o for o in outcomes if isinstance(o, Exception) and not isinstance(o, _PERMANENT)]
     if retryable and (task_run.get_run_count() or 1) < settings.retry_attempts:
         raise retryable[0]
-    return [_outcome_row(day, o) for day, o in zip(days, outcomes, strict=True)]
+    rows = [_outcome_row(day, o) for day, o in zip(days, outcomes, strict=True)]
+    _publish_chunk(days, rows)
+    return rows
+
+
+def _publish_chunk(days: list[date], rows: list[dict[str, Any]]) -> None:
+    """The chunk's artifact: one row per day, its status and row accounting."""
+    from prefect.artifacts import create_table_artifact
+
+    columns = ("run_date", "status", "rows_received", "rows_loaded", "rows_loaded_earlier", "rows_quarantined")
+    table = [{c: str(row.get(c, "")) for c in (*columns, "duplicates_dropped", "message")} for row in rows]
+    try:
+        create_table_artifact(
+            key=f"backfill-{days[0].isoformat()}-to-{days[-1].isoformat()}",
+            table=table,
+            description=f"Days {days[0]}..{days[-1]} of a backfill: each day's status and row accounting",
+        )
+    except Exception as exc:  # an artifact is a report, never a reason to fail the run
+        get_run_logger().warning("could not publish the chunk's artifact: %s", exc)
 
 
 def _outcome_row(day: date, outcome: steps.DayOutcome | BaseException) -> dict[str, Any]:
@@ -144,9 +162,9 @@ def _outcome_row(day: date, outcome: steps.DayOutcome | BaseException) -> dict[s
 
 @task(name="day", cache_policy=NO_CACHE)
 def day_task(run: steps.DayRun) -> State[Any] | str:
-    """A backfill day's own unit in the Prefect UI: its artifacts and lineage, Failed if the day
-    was blocked or failed."""
-    report_day(get_settings(), run)
+    """A backfill day's own unit in the Prefect UI: its lineage, Failed (with the gate's message)
+    if the day was blocked or failed. (Its accounting is a row of the chunk's table artifact.)"""
+    lineage.record_day(get_settings(), run)
     if run.error is not None:
         return Failed(message=f"{run.day} {run.status}: {type(run.error).__name__}: {run.error}")
     return f"{run.day} loaded"
@@ -287,14 +305,6 @@ def backfill_pipeline(
     return outcomes
 
 
-def chunks_of(settings: Settings, todo: list[date]) -> list[list[date]]:
-    """The backfill's days in chunks of consecutive days: at most `backfill_chunk_days`, and at
-    most `backfill_chunk_rows` rows (days of a million rows run one by one)."""
-    by_rows = settings.backfill_chunk_rows // max(1, settings.transactions_per_day)
-    size = max(1, min(settings.backfill_chunk_days, by_rows))
-    return [todo[i : i + size] for i in range(0, len(todo), size)]
-
-
 def _submit_days(
     settings: Settings, todo: list[date], concurrency: int | None, scenario: str | None, regenerate: bool
 ) -> list[tuple[list[date], PrefectFuture[list[dict[str, Any]]]]]:
@@ -307,7 +317,7 @@ def _submit_days(
     submitted: list[tuple[list[date], PrefectFuture[list[dict[str, Any]]]]] = []
     in_flight: list[PrefectFuture[list[dict[str, Any]]]] = []
     done = 0
-    for chunk in chunks_of(settings, todo):
+    for chunk in steps.chunks_of(settings, todo):
         if len(in_flight) >= limit:
             finished = next(as_completed(in_flight))
             in_flight.remove(finished)

@@ -480,6 +480,15 @@ def _load_one(settings: Settings, run: DayRun, run_step: StepRunner) -> None:
     run.reports.append(warehouse_report)
 
 
+def chunks_of(settings: Settings, days: list[date]) -> list[list[date]]:
+    """A backfill's days in chunks of consecutive days for `run_days`: at most
+    `backfill_chunk_days`, and at most `backfill_chunk_rows` rows (days of a million rows run one
+    by one)."""
+    by_rows = settings.backfill_chunk_rows // max(1, settings.transactions_per_day)
+    size = max(1, min(settings.backfill_chunk_days, by_rows))
+    return [days[i : i + size] for i in range(0, len(days), size)]
+
+
 def status_rows(settings: Settings, start: date, end: date) -> list[dict[str, Any]]:
     """load_audit of the file days in [start, end]: the accounting of what the warehouse holds."""
     from flows.warehouse.sql import sql
@@ -495,6 +504,7 @@ __all__ = [
     "DayRun",
     "StepRunner",
     "call_step",
+    "chunks_of",
     "gate",
     "validate_processed",
     "validate_raw",
