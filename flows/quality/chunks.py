@@ -9,7 +9,8 @@ size), so a backfill validates its days together and finds the failing days only
    a daily run would: GX decides it, with the day's own report and Data Docs page.
 2. The others are concatenated and validated in one run of the same committed suite, with
    parameters under which a pass of the concatenation implies a pass of every day in it: every
-   `mostly` becomes 1.0 (no unexpected value anywhere means none in any day), the windows and
+   `mostly` is tightened so that all the days' unexpected values together fit within one day's
+   allowance (see `raw_chunk_parameters`), the windows and
    date keys become their union (each day's own window was checked in step 1), the row-count
    band becomes the sum of the days' bands. Uniqueness over the concatenation implies it per day.
 3. If that run has any failure (critical or warning), the days are split in halves and each half
@@ -72,9 +73,17 @@ def raw_batches(settings: Settings, days: Sequence[tuple[date, pa.Table]]) -> li
 
 
 def raw_chunk_parameters(settings: Settings, batches: Sequence[DayBatch]) -> dict[str, Any]:
+    """The raw suite's parameters for `batches` together. A field rule may fail on a share 1 - m
+    of a day's values (m = field_mostly): over the concatenation its share must be at most
+    (1 - m) x (fewest non-null values of any column in any day) / (rows of all days), so that
+    the unexpected values of all days together fit within what any one day may have."""
     low, high = row_count_band(settings)
     n = len(batches)
-    return {"min_rows": low * n, "max_rows": None if high is None else high * n, "field_mostly": 1.0}
+    total = sum(b.table.num_rows for b in batches)
+    fewest = min(b.table.num_rows - column.null_count for b in batches for column in b.table.columns)
+    allowed = (1.0 - raw_parameters(settings)["field_mostly"]) * fewest / total if total else 0.0
+    mostly = min(1.0, 1.0 - allowed + 1e-9)  # rounding may only make the chunk stricter
+    return {"min_rows": low * n, "max_rows": None if high is None else high * n, "field_mostly": mostly}
 
 
 def _within_window(table: pa.Table, parameters: dict[str, Any]) -> bool:
