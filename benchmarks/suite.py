@@ -31,6 +31,7 @@ TARGETS = {
     "dashboard_p95_ms": ("<=", 250.0, "dashboard filter change p95 (ms, server side)"),
     "dashboard_speedup": (">=", 20.0, "naive dashboard median / rollup dashboard median"),
     "backfill_seconds": ("<=", 120.0, "365 days x 500 rows through Prefect (s)"),
+    "backfill_vs_one_day": ("<=", 10.0, "backfill of N days x 500 rows vs the same rows as one day (Prefect)"),
     # the dashboard for a team (benchmarks/bench_dashboard_load.py), each against the minimal Gradio app
     "dashboard_users_p95_vs_baseline": ("<=", 1.25, "p95 of a filter change, 50 users, vs the minimal app"),
     "dashboard_changes_vs_baseline": (">=", 0.8, "filter changes per second, 50 users, vs the minimal app"),
@@ -127,8 +128,13 @@ def run_suite(
 
         if backfill_days:
             tick(f"backfill of {backfill_days} days")
-            with throwaway_database(settings) as (plain, _), throwaway_database(settings) as (orchestrated, _):
-                figures.update(bench_backfill.run(settings, (_url(plain), _url(orchestrated)), days=backfill_days))
+            with (
+                throwaway_database(settings) as (plain, _),
+                throwaway_database(settings) as (orchestrated, _),
+                throwaway_database(settings) as (one_day, _),
+            ):
+                urls = (_url(plain), _url(orchestrated), _url(one_day))
+                figures.update(bench_backfill.run(settings, urls, days=backfill_days))
             progress.advance(overall)
 
         if facts:
@@ -205,6 +211,8 @@ def print_figures(figures: dict[str, Any], console: Console) -> None:
         "peak_rss_mb",
         "backfill_seconds",
         "backfill_orchestration_seconds",
+        "backfill_one_day_seconds",
+        "backfill_vs_one_day",
         "dashboard_median_ms",
         "dashboard_p95_ms",
         "naive_dashboard_median_ms",
