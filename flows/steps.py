@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from flows.dates import yesterday_utc
 from flows.errors import BapError, QualityGateFailed
 from flows.generate import GeneratorConfig, days_between, generate_customers, to_csv_bytes
 from flows.ingest import RawBatch, land_files, partition_lock, raw_files, read_raw_partition, write_synthetic_day
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bap.pipeline")
 T = TypeVar("T")
-
-
-def yesterday_utc() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def lake_of(settings: Settings) -> DataLake:
