@@ -162,9 +162,11 @@ def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path, wa
 @pytest.mark.prefect_server
 @pytest.mark.slow
 def test_sigterm_stops_bap_up_and_a_server_it_did_not_start_keeps_running(
-    prefect_server: tuple[Settings, str], tmp_path: Path, warehouse_url: str
+    prefect_api: None, tmp_path: Path, warehouse_url: str
 ) -> None:
-    _, api_url = prefect_server
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = str(PREFECT_API_URL.value())  # the suite's shared server: running before bap up, not its own
     up = Bap(_env(tmp_path, warehouse_url, PREFECT_API_URL=api_url), "up", "--no-dashboard")
     up.wait_for("Press Ctrl-C", timeout_s=180)
     procs = up.everything_started(tmp_path / "data")
