@@ -9,7 +9,8 @@ demo: setup
 
 # The style and type gates first, then every test (real PostgreSQL, Prefect, browser, signals).
 # Each module runs whole on one worker (its module fixtures are built once), in collection order
-# (tests/conftest.py starts the slow modules first). Not --dist loadgroup: with pytest 9 it no
+# (tests/conftest.py starts the slow modules first; it also starts one real Prefect server that all
+# workers share, instead of one per worker). Not --dist loadgroup: with pytest 9 it no
 # longer groups (xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads).
 test: check
 	.venv/bin/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder

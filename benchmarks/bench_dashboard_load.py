@@ -120,13 +120,24 @@ def geography_of(url: str) -> list[list[str]]:
     return [[str(v) for v in row] for row in rows]
 
 
-def _user(url: str, options: dict[str, Any], seed: int, until: float, sink: dict[str, list[Any]]) -> None:
+def _user(
+    url: str, options: dict[str, Any], seed: int, seconds: float, go: threading.Barrier, sink: dict[str, list[Any]]
+) -> None:
+    """One session: connect (not timed), wait until every session is connected, then change filters."""
     from gradio_client import Client
 
     rng = random.Random(seed)
-    client = Client(
-        url, verbose=False, download_files=False
-    )  # its own session; a browser fetches the CSV only on a click
+    try:  # its own session; a browser fetches the CSV only on a click
+        client = Client(url, verbose=False, download_files=False)
+    except Exception as exc:
+        sink["errors"].append(f"connect {type(exc).__name__}: {str(exc)[:200]}")
+        go.abort()  # a session that cannot connect ends the run: the others must not wait forever
+        return
+    try:
+        go.wait(CLIENT_GRACE_S)
+    except threading.BrokenBarrierError:
+        return
+    until = time.monotonic() + seconds
     current: list[Any] = ["Last 30 days", None, None, "All", "All", "All", "All", "All"]
     while time.monotonic() < until:
         current = next_filters(current, options, rng)
@@ -145,16 +156,20 @@ def drive(url: str, users: int, seconds: float, *, options: dict[str, Any], seed
     if urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the load goes to the local machine only")
     sink: dict[str, list[Any]] = {"latency_ms": [], "errors": []}
-    start = time.monotonic()
-    until = start + seconds
+    go = threading.Barrier(users + 1)  # the clock starts when every session is connected
     threads = [
-        threading.Thread(target=_user, args=(url, options, seed * 1000 + i, until, sink), daemon=True)
+        threading.Thread(target=_user, args=(url, options, seed * 1000 + i, seconds, go, sink), daemon=True)
         for i in range(users)
     ]
     for t in threads:
         t.start()
+    try:
+        go.wait(CLIENT_GRACE_S)
+    except threading.BrokenBarrierError:
+        pass
+    start = time.monotonic()
     for t in threads:
-        t.join(seconds + CLIENT_GRACE_S)
+        t.join(max(0.0, start + seconds + CLIENT_GRACE_S - time.monotonic()))
     elapsed = time.monotonic() - start
     done = sink["latency_ms"]
     return {

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from benchmarks.bench_dashboard_load import FIGURES as TEAM_FIGURES
 from benchmarks.common import machine, median, throwaway_database
 from flows.settings import Settings
 
@@ -30,6 +31,19 @@ TARGETS = {
     "dashboard_p95_ms": ("<=", 250.0, "dashboard filter change p95 (ms, server side)"),
     "dashboard_speedup": (">=", 20.0, "naive dashboard median / rollup dashboard median"),
     "backfill_seconds": ("<=", 120.0, "365 days x 500 rows through Prefect (s)"),
+    "backfill_vs_one_day": ("<=", 10.0, "backfill of N days x 500 rows vs the same rows as one day (Prefect)"),
+    # the dashboard for a team (benchmarks/bench_dashboard_load.py), each against the minimal Gradio app
+    "dashboard_users_p95_vs_baseline": ("<=", 1.25, "p95 of a filter change, 50 users, vs the minimal app"),
+    "dashboard_changes_vs_baseline": (">=", 0.8, "filter changes per second, 50 users, vs the minimal app"),
+    "dashboard_users_errors": ("<=", 0, "errors under the 50-user load (dashboard + minimal app)"),
+    "dashboard_first_paint_vs_baseline": ("<=", 1.2, "first paint in Chromium vs the minimal app"),
+    "dashboard_start_vs_baseline": ("<=", 1.2, "`bap dashboard` warm start vs the minimal app"),
+}
+TEAM_RATIOS = {  # ratio -> (dashboard figure, baseline figure), both from the same run
+    "dashboard_users_p95_vs_baseline": ("dashboard_users_p95_ms", "baseline_users_p95_ms"),
+    "dashboard_changes_vs_baseline": ("dashboard_changes_per_s", "baseline_changes_per_s"),
+    "dashboard_first_paint_vs_baseline": ("dashboard_first_paint_ms", "baseline_first_paint_ms"),
+    "dashboard_start_vs_baseline": ("dashboard_start_s", "baseline_start_s"),
 }
 
 
@@ -46,12 +60,15 @@ def run_suite(
     scale_curve: bool = False,
     json_path: str | None = None,
     console: Console | None = None,
+    team: bool = True,
+    team_users: int = 50,
+    team_seconds: float = 60.0,
 ) -> dict[str, Any]:
     from benchmarks import bench_backfill, bench_e2e, bench_load
 
     console = console or Console()
     figures: dict[str, Any] = {"machine": machine(), "rows": rows, "facts": facts, "repeats": repeats}
-    steps_total = 3 + (1 if backfill_days else 0) + (1 if facts else 0) + (1 if scale_curve else 0)
+    steps_total = 3 + (1 if backfill_days else 0) + (1 if facts else 0) + (1 if scale_curve else 0) + int(team)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as progress:
         overall = progress.add_task("benchmarks", total=steps_total)
 
@@ -111,8 +128,13 @@ def run_suite(
 
         if backfill_days:
             tick(f"backfill of {backfill_days} days")
-            with throwaway_database(settings) as (plain, _), throwaway_database(settings) as (orchestrated, _):
-                figures.update(bench_backfill.run(settings, (_url(plain), _url(orchestrated)), days=backfill_days))
+            with (
+                throwaway_database(settings) as (plain, _),
+                throwaway_database(settings) as (orchestrated, _),
+                throwaway_database(settings) as (one_day, _),
+            ):
+                urls = (_url(plain), _url(orchestrated), _url(one_day))
+                figures.update(bench_backfill.run(settings, urls, days=backfill_days))
             progress.advance(overall)
 
         if facts:
@@ -128,11 +150,30 @@ def run_suite(
                     figures["dashboard_speedup"] = dash["naive_dashboard_median_ms"] / dash["dashboard_median_ms"]
             progress.advance(overall)
 
+        if team:
+            tick(f"dashboard for a team: {team_users} users, first paint, start (vs the minimal Gradio app)")
+            figures.update(dashboard_team(settings, users=team_users, seconds=team_seconds))
+            progress.advance(overall)
+
     print_figures(figures, console)
     if json_path:
         Path(json_path).write_text(json.dumps(figures, indent=2, default=str))
         console.print(f"figures written to {json_path}")
     return figures
+
+
+def dashboard_team(settings: Settings, *, users: int, seconds: float) -> dict[str, Any]:
+    """The dashboard under `users` concurrent users, its first paint and start, on a demo-shaped
+    warehouse (90 days, 2M facts), each next to the minimal Gradio app measured in the same run."""
+    from benchmarks import bench_dashboard_load
+
+    team = bench_dashboard_load.main(facts=2_000_000, days=90, users=users, seconds=seconds, settings=settings)
+    out: dict[str, Any] = {k: team[k] for k in bench_dashboard_load.FIGURES if k in team}
+    out["dashboard_users_errors"] = team["dashboard_errors"] + team["baseline_errors"]
+    for ratio, (ours, floor) in TEAM_RATIOS.items():
+        if out.get(ours) and out.get(floor):
+            out[ratio] = out[ours] / out[floor]
+    return out
 
 
 def write_scale_plot(curve: list[dict[str, Any]], path: Path) -> None:
@@ -170,9 +211,12 @@ def print_figures(figures: dict[str, Any], console: Console) -> None:
         "peak_rss_mb",
         "backfill_seconds",
         "backfill_orchestration_seconds",
+        "backfill_one_day_seconds",
+        "backfill_vs_one_day",
         "dashboard_median_ms",
         "dashboard_p95_ms",
         "naive_dashboard_median_ms",
+        *TEAM_FIGURES,
     ):
         if key in figures:
             value = figures[key]

@@ -64,7 +64,7 @@ def _prepare(settings: Settings) -> None:
     if settings.prefect_api_url:
         os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     elif settings.prefect_mode == "server":
-        from flows.orchestration.local_server import ensure_local_server, local_api_url
+        from flows.orchestration.local_stack import ensure_local_server, local_api_url
 
         ensure_local_server(settings)
         os.environ["PREFECT_API_URL"] = local_api_url(settings)
@@ -214,13 +214,13 @@ def demo(
 ) -> None:
     """The main job: backfill the last N days into the warehouse, say where it is, then serve the dashboard."""
     from flows import steps
-    from flows.orchestration.local_server import local_server
+    from flows.orchestration.local_stack import local_server
     from flows.warehouse.connection import redact, resolve_url
 
     settings = get_settings()
     last = steps.yesterday_utc()
     first = last - timedelta(days=days - 1)
-    with local_server(settings):  # a Prefect server the demo starts, it stops, on Ctrl-C and SIGTERM too
+    with local_server(settings) as api_url:  # a Prefect server the demo starts, it stops, on Ctrl-C and SIGTERM too
         _prepare(settings)
         from flows.demo import run_demo
 
@@ -230,7 +230,9 @@ def demo(
         typer.echo(f"warehouse:  {redact(resolve_url(settings))}")
         typer.echo(f"logs:       {os.path.abspath(settings.log_dir)}")
         if serve_stack:
-            up(dashboard=True, backfill_days=0)
+            from flows.orchestration.local_stack import up as stack_up
+
+            stack_up(settings, api_url, dashboard=functools.partial(_served_dashboard, settings))
 
 
 @app.command()
@@ -272,13 +274,18 @@ def up(
     ] = 0,
 ) -> None:
     """The whole stack locally: Prefect server + UI, work pool, deployments, a worker, the dashboard. Ctrl-C stops it all."""
+    from flows.dates import yesterday_utc
     from flows.logs import configure_logging
-    from flows.orchestration.stack import up as stack_up
+    from flows.orchestration.local_stack import local_server
+    from flows.orchestration.local_stack import up as stack_up
 
     settings = get_settings()
     configure_logging(settings)
     served = functools.partial(_served_dashboard, settings) if dashboard else None
-    stack_up(settings, dashboard=served, backfill_days=backfill_days)
+    last = yesterday_utc()
+    backfill = (last - timedelta(days=backfill_days - 1), last) if backfill_days else None
+    with local_server(settings, echo=typer.echo) as api_url:
+        stack_up(settings, api_url, dashboard=served, backfill=backfill)
 
 
 @contextmanager
@@ -337,10 +344,29 @@ def freshness() -> None:
     )
 
 
+@app.command("bench-scale")
+def bench_scale(
+    days: Annotated[int, typer.Option(min=1, help="Days of the backfill.")] = 100,
+    rows: Annotated[int, typer.Option(min=1, help="Rows a day.")] = 1_000_000,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Days at once (default: the product's).")] = None,
+    dashboard: Annotated[bool, typer.Option(help="Also measure the dashboard under load on the result.")] = True,
+    keep: Annotated[bool, typer.Option(help="Keep the throwaway data and state folder.")] = False,
+    json_file: Annotated[str | None, typer.Option("--json", help="Write the figures to this JSON file.")] = None,
+) -> None:
+    """The scale run: `bap backfill` of DAYS x ROWS with the default settings in a throwaway folder; wall time, peak RSS, bytes per fact, the dashboard on it."""
+    from rich.console import Console
+
+    from benchmarks.bench_scale import report, scale_run
+
+    console = Console(stderr=True)
+    figures = scale_run(days, rows, concurrency=concurrency, dashboard=dashboard, keep=keep, console=console)
+    report(figures, json_file, console)
+
+
 @server_app.command("start")
 def server_start() -> None:
     """Start (or find) this state folder's local Prefect server (`prefect server start --background`)."""
-    from flows.orchestration.local_server import ensure_local_server, local_api_url
+    from flows.orchestration.local_stack import ensure_local_server, local_api_url
 
     settings = get_settings()
     started = ensure_local_server(settings)
@@ -350,7 +376,7 @@ def server_start() -> None:
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop this state folder's local Prefect server (`prefect server stop`)."""
-    from flows.orchestration.local_server import stop_local_server
+    from flows.orchestration.local_stack import stop_local_server
 
     stop_local_server(get_settings(), echo=typer.echo)
 
@@ -358,7 +384,7 @@ def server_stop() -> None:
 @server_app.command("status")
 def server_status() -> None:
     """Whether a Prefect server answers on BAP_PREFECT_PORT, and whether it is this state folder's."""
-    from flows.orchestration.local_server import is_healthy, local_api_url, server_home, server_process
+    from flows.orchestration.local_stack import is_healthy, local_api_url, server_home, server_process
 
     settings = get_settings()
     url, proc = local_api_url(settings), server_process(settings)
@@ -376,6 +402,13 @@ def bench(
     backfill_days: Annotated[int, typer.Option(min=0, help="Days of the backfill figure (0 skips it).")] = 365,
     scale_curve: Annotated[bool, typer.Option(help="Also measure 10k / 100k / 1M rows a day.")] = False,
     json_file: Annotated[str | None, typer.Option("--json", help="Write the figures to this JSON file.")] = None,
+    team: Annotated[
+        bool,
+        typer.Option(
+            "--team/--no-team",
+            help="The dashboard for a team: 50 users, first paint and start, against a minimal Gradio app.",
+        ),
+    ] = True,
 ) -> None:
     """The speed suite: our figures against baselines measured in the same run."""
     settings = get_settings()
@@ -390,6 +423,7 @@ def bench(
         backfill_days=backfill_days,
         scale_curve=scale_curve,
         json_path=json_file,
+        team=team,
     )
 
 

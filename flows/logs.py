@@ -70,3 +70,9 @@ def route_to_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "bap")
     # Outside a flow run (connecting, migrating, a plain benchmark) the records stay in logs/.
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log file ('' when there is none), to show why a child process failed."""
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])

@@ -1,12 +1,15 @@
-"""Prefect flows: thin wrappers around `steps.run_day`, the one definition of the day's steps.
+"""Prefect flows: thin wrappers around `steps.run_days`, the one definition of the day's steps.
 
     daily_pipeline:    run_day with each step as its own task run (customers, ingest, validate-raw,
                        transform, validate-processed, load)
-    backfill_pipeline: customers once -> [day-YYYY-MM-DD, ...] (one task run per day: run_day whole)
+    backfill_pipeline: customers once -> [days-FIRST..LAST, ...] (one task run per chunk of days:
+                       run_days whole), each day reported as its own task run day-YYYY-MM-DD
 
-The backfill runs each day as a single task (named by the day, visible in the Prefect UI,
-retried as a whole, re-runnable alone) because a task run costs milliseconds where a flow run
-costs about a second: 365 days stay well under two minutes of orchestration.
+A small day's cost is almost all fixed (a GX run, a transaction), so the backfill runs its days in
+chunks (settings.backfill_chunk_days, at most backfill_chunk_rows rows): the chunk's days are
+validated together and blocked one by one (flows/quality/chunks.py). Every day keeps its own gate,
+load, load_audit row, artifacts, lineage and task run (Failed when the day was blocked or failed);
+a task run costs milliseconds where a flow run costs about a second.
 
 An expected failure (flows.errors.expected_failure: a file that is not the contract, a failed
 quality gate, the warehouse unreachable or failing until the retries run out) ends the flow run
@@ -26,7 +29,7 @@ from prefect import State, Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.futures import PrefectFuture, as_completed
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run, task_run
 from prefect.states import Failed
 
 from flows import lineage, steps
@@ -82,17 +85,17 @@ def _ended_by(exc: Exception) -> State[Any]:
 customers_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_feed)
 customer_history_task = task(name="customers", cache_policy=NO_CACHE)(steps.sync_customer_history)
 ingest_task = task(name="ingest", cache_policy=NO_CACHE)(steps.ingest)
-validate_raw_task = task(name="validate-raw", cache_policy=NO_CACHE)(steps.validate_raw)
+validate_raw_task = task(name="validate-raw", cache_policy=NO_CACHE)(steps.validate_raw_days)
 transform_task = task(name="transform", cache_policy=NO_CACHE)(steps.transform)
-validate_processed_task = task(name="validate-processed", cache_policy=NO_CACHE)(steps.validate_processed)
+validate_processed_task = task(name="validate-processed", cache_policy=NO_CACHE)(steps.validate_processed_days)
 load_task = task(name="load", cache_policy=NO_CACHE)(steps.load)
 
 STEP_TASKS: dict[Callable[..., Any], Task[..., Any]] = {
     steps.sync_customer_feed: customers_task,
     steps.ingest: ingest_task,
-    steps.validate_raw: validate_raw_task,
+    steps.validate_raw_days: validate_raw_task,
     steps.transform: transform_task,
-    steps.validate_processed: validate_processed_task,
+    steps.validate_processed_days: validate_processed_task,
     steps.load: load_task,
 }
 RETRYING = (steps.sync_customer_feed, steps.ingest, steps.load)  # what a retry can fix: I/O and the warehouse
@@ -108,19 +111,70 @@ def run_steps_as_tasks(settings: Settings) -> steps.StepRunner:
     return run_step
 
 
-@task(name="day", cache_policy=NO_CACHE)
-def day_task(day: date, scenario: str | None, regenerate: bool, run_id: str | None) -> steps.DayOutcome:
+@task(name="days", cache_policy=NO_CACHE)
+def chunk_task(days: list[date], scenario: str | None, regenerate: bool, run_id: str | None) -> list[dict[str, Any]]:
+    """A chunk of a backfill's days through `steps.run_days`; each day reports as its own task run.
+
+    A day that failed for a reason a retry may fix (the warehouse) fails the chunk's attempt, so
+    Prefect retries it (its loaded days are unchanged on the re-run); on the last attempt the
+    chunk returns every day's outcome, the failed ones included."""
     settings = get_settings()
-    return steps.run_day(
+    outcomes = steps.run_days(
         settings,
-        day,
+        days,
         scenario=scenario,
         regenerate=regenerate,
         flow_run_id=run_id,
         docs="on_failure",
         sync_customers=False,  # the backfill syncs the feed once for all its days
-        on_end=partial(lineage.record_day, settings),
+        on_end=partial(_report_backfill_day, settings),
     )
+    retryable = [o for o in outcomes if isinstance(o, Exception) and not isinstance(o, _PERMANENT)]
+    if retryable and (task_run.get_run_count() or 1) < settings.retry_attempts:
+        raise retryable[0]
+    rows = [_outcome_row(day, o) for day, o in zip(days, outcomes, strict=True)]
+    _publish_chunk(days, rows)
+    return rows
+
+
+def _publish_chunk(days: list[date], rows: list[dict[str, Any]]) -> None:
+    """The chunk's artifact: one row per day, its status and row accounting."""
+    from prefect.artifacts import create_table_artifact
+
+    columns = ("run_date", "status", "rows_received", "rows_loaded", "rows_loaded_earlier", "rows_quarantined")
+    table = [{c: str(row.get(c, "")) for c in (*columns, "duplicates_dropped", "message")} for row in rows]
+    try:
+        create_table_artifact(
+            key=f"backfill-{days[0].isoformat()}-to-{days[-1].isoformat()}",
+            table=table,
+            description=f"Days {days[0]}..{days[-1]} of a backfill: each day's status and row accounting",
+        )
+    except Exception as exc:  # an artifact is a report, never a reason to fail the run
+        get_run_logger().warning("could not publish the chunk's artifact: %s", exc)
+
+
+def _outcome_row(day: date, outcome: steps.DayOutcome | BaseException) -> dict[str, Any]:
+    if isinstance(outcome, BaseException):
+        status = "blocked" if isinstance(outcome, QualityGateFailed) else "failed"
+        return {"run_date": day, "status": status, "message": f"{type(outcome).__name__}: {outcome}"}
+    return dict(outcome.__dict__)
+
+
+@task(name="day", cache_policy=NO_CACHE)
+def day_task(run: steps.DayRun) -> State[Any] | str:
+    """A backfill day's own unit in the Prefect UI: its lineage, Failed (with the gate's message)
+    if the day was blocked or failed. (Its accounting is a row of the chunk's table artifact.)"""
+    lineage.record_day(get_settings(), run)
+    if run.error is not None:
+        return Failed(message=f"{run.day} {run.status}: {type(run.error).__name__}: {run.error}")
+    return f"{run.day} loaded"
+
+
+def _report_backfill_day(settings: Settings, run: steps.DayRun) -> None:
+    try:
+        day_task.with_options(task_run_name=f"day-{run.day.isoformat()}")(run, return_state=True)
+    except Exception as exc:  # a report, never a reason to fail the day
+        get_run_logger().warning("could not report %s: %s", run.day, exc)
 
 
 @task(name="data-docs", cache_policy=NO_CACHE)
@@ -234,8 +288,7 @@ def backfill_pipeline(
         _retrying(customer_history_task, settings)(settings, todo[0], todo[-1])
     except Exception as exc:
         return _ended_by(exc)
-    futures = _submit_days(settings, todo, concurrency, scenario, regenerate)
-    outcomes, failed = _collect(todo, futures)
+    outcomes, failed = _collect(_submit_days(settings, todo, concurrency, scenario, regenerate))
     logger = get_run_logger()
     logger.info("backfill finished: %d/%d days loaded", len(todo) - len(failed), len(todo))
     try:
@@ -254,41 +307,42 @@ def backfill_pipeline(
 
 def _submit_days(
     settings: Settings, todo: list[date], concurrency: int | None, scenario: str | None, regenerate: bool
-) -> list[PrefectFuture[steps.DayOutcome]]:
-    """One task run per day, named day-YYYY-MM-DD, at most `concurrency` at once."""
+) -> list[tuple[list[date], PrefectFuture[list[dict[str, Any]]]]]:
+    """One task run per chunk of days (named by its days), at most `concurrency` at once; each day
+    reports as its own task run, day-YYYY-MM-DD, inside its chunk's."""
     logger = get_run_logger()
     limit = max(1, concurrency or settings.backfill_concurrency)
     run_id = _run_id()
-    day_runner = _retrying(day_task, settings)
-    submitted: list[PrefectFuture[steps.DayOutcome]] = []
-    in_flight: list[PrefectFuture[steps.DayOutcome]] = []
-    for i, day in enumerate(todo):
+    runner = _retrying(chunk_task, settings)
+    submitted: list[tuple[list[date], PrefectFuture[list[dict[str, Any]]]]] = []
+    in_flight: list[PrefectFuture[list[dict[str, Any]]]] = []
+    done = 0
+    for chunk in steps.chunks_of(settings, todo):
         if len(in_flight) >= limit:
             finished = next(as_completed(in_flight))
             in_flight.remove(finished)
-        future = day_runner.with_options(task_run_name=f"day-{day.isoformat()}").submit(
-            day, scenario, regenerate, run_id
-        )
+        name = f"days-{chunk[0].isoformat()}" + (f"..{chunk[-1].isoformat()}" if len(chunk) > 1 else "")
+        future = runner.with_options(task_run_name=name).submit(chunk, scenario, regenerate, run_id)
         in_flight.append(future)
-        submitted.append(future)
-        if (i + 1) % 30 == 0:
-            logger.info("backfill: %d/%d days submitted", i + 1, len(todo))
+        submitted.append((chunk, future))
+        done += len(chunk)
+        logger.info("backfill: %d/%d days submitted", done, len(todo))
     return submitted
 
 
 def _collect(
-    todo: list[date], futures: list[PrefectFuture[steps.DayOutcome]]
+    submitted: list[tuple[list[date], PrefectFuture[list[dict[str, Any]]]]],
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each day's outcome, and a line for each day that failed."""
+    """Each day's outcome, and a line for each day that failed or was blocked."""
     outcomes: list[dict[str, Any]] = []
-    failed: list[str] = []
-    for day, future in zip(todo, futures, strict=True):
+    for chunk, future in submitted:
         future.wait()
         state = future.state
         if state.is_completed():
-            outcomes.append(future.result().__dict__)
+            outcomes += future.result()
         else:
             exc = state.result(raise_on_failure=False)
-            failed.append(f"{day} ({type(exc).__name__}: {exc})")
-            outcomes.append({"run_date": day, "status": "failed", "message": str(exc)})
+            message = f"{type(exc).__name__}: {exc}"
+            outcomes += [{"run_date": day, "status": "failed", "message": message} for day in chunk]
+    failed = [f"{o['run_date']} ({o['message']})" for o in outcomes if o["status"] != "loaded"]
     return outcomes, failed

@@ -52,7 +52,19 @@ class Settings(BaseSettings):
     )
     retry_attempts: int = Field(default=3, ge=1, description="Attempts of a retrying task (first try included).")
     retry_delay_s: float = Field(default=2.0, ge=0.0, description="Seconds between attempts.")
-    backfill_concurrency: int = Field(default=4, ge=1, description="Days processed at once by a backfill.")
+    backfill_concurrency: int = Field(
+        default=4, ge=1, description="Task runs (days, or chunks of small days) processed at once by a backfill."
+    )
+    backfill_chunk_days: int = Field(
+        default=30,
+        ge=1,
+        description="Most days a backfill runs as one chunk (validated together, one task run); 1 = day by day.",
+    )
+    backfill_chunk_rows: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most rows (transactions_per_day x days) in a backfill chunk: big days run one by one.",
+    )
     prefect_api_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("BAP_PREFECT_API_URL", "PREFECT_API_URL"),
@@ -155,6 +167,16 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_warehouse(self) -> bool:
         return self.warehouse_url is None
+
+    def child_env(self, prefect_api_url: str) -> dict[str, str]:
+        """The environment of a child process (`bap up`'s worker): this one, every resolved setting as BAP_*
+        (local paths absolute), and the Prefect API it reports to."""
+        env = {k: v for k, v in os.environ.items() if k != "BAP_PREFECT_API_URL"}
+        for name, value in self.model_dump(exclude={"prefect_api_url"}, exclude_none=True).items():
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            local = name in ("data_dir", "log_dir", "state_dir") and text and "://" not in text
+            env[f"BAP_{name.upper()}"] = str(Path(text).expanduser().resolve()) if local else text
+        return {**env, "PREFECT_API_URL": prefect_api_url}
 
 
 @lru_cache(maxsize=1)

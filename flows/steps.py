@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from flows.dates import yesterday_utc
 from flows.errors import BapError, QualityGateFailed
 from flows.generate import GeneratorConfig, days_between, generate_customers, to_csv_bytes
 from flows.ingest import RawBatch, land_files, partition_lock, raw_files, read_raw_partition, write_synthetic_day
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bap.pipeline")
 T = TypeVar("T")
-
-
-def yesterday_utc() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def lake_of(settings: Settings) -> DataLake:
@@ -168,6 +165,27 @@ def validate_processed(settings: Settings, clean: CleanResult, docs: Docs = "alw
 
 def validate_batches(settings: Settings, raw: RawBatch, clean: CleanResult, docs: Docs = "never") -> list[Any]:
     return [validate_raw(settings, raw, docs), validate_processed(settings, clean, docs)]
+
+
+def validate_raw_days(settings: Settings, raws: list[RawBatch], docs: Docs = "always") -> list[Any]:
+    """The raw suite on each day, many days in one GX run where that proves each day's verdict
+    (flows/quality/chunks.py); one day is exactly `validate_raw`."""
+    from flows import quality
+
+    return quality.validate_raw_days([(raw.run_date, raw.records) for raw in raws], settings, docs=docs)
+
+
+def validate_processed_days(settings: Settings, cleans: list[CleanResult], docs: Docs = "always") -> list[Any]:
+    """The processed suite on each day, as `validate_raw_days`."""
+    from flows import quality
+
+    days = [
+        quality.ProcessedDay(
+            c.run_date, c.processed, rows_received=c.rows_received, rows_quarantined=c.rejected.num_rows
+        )
+        for c in cleans
+    ]
+    return quality.validate_processed_days(days, settings, docs=docs)
 
 
 def gate(settings: Settings, reports: list[Any], *, flow_run_id: str | None) -> None:
@@ -322,6 +340,8 @@ class DayRun:
     loaded: LoadResult | None = None
     reports: list[Any] = field(default_factory=list)
     status: str = "running"  # then loaded | blocked | failed
+    error: BaseException | None = None
+    t0: float = field(default_factory=time.perf_counter)
 
 
 def run_day(
@@ -337,38 +357,133 @@ def run_day(
     run_step: StepRunner = call_step,
     on_end: Callable[[DayRun], None] | None = None,
 ) -> DayOutcome:
-    """The day's step sequence, its one definition: the customer feed (synthetic days; a backfill
-    syncs it once and passes `sync_customers=False`), ingest, raw suite + gate, transform, processed
-    suite + gate, load with the warehouse suite. The daily flow runs it with `run_step` making each
-    step a Prefect task; the backfill runs it whole as one task per day.
+    """`run_days` of one day: its outcome, or its failure raised (after it was recorded)."""
+    (outcome,) = run_days(
+        settings,
+        [day],
+        input_path=input_path,
+        scenario=scenario,
+        regenerate=regenerate,
+        flow_run_id=flow_run_id,
+        docs=docs,
+        sync_customers=sync_customers,
+        run_step=run_step,
+        on_end=on_end,
+    )
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
-    Raises on failure after recording it; `on_end` sees the attempt either way. Data Docs: a
-    blocked day's page only with `docs="on_failure"` (the caller rebuilds the index once)."""
-    run = DayRun(day, flow_run_id)
-    t0 = time.perf_counter()
+
+def run_days(
+    settings: Settings,
+    days: list[date],
+    *,
+    input_path: str | None = None,
+    scenario: str | None = None,
+    regenerate: bool = False,
+    flow_run_id: str | None = None,
+    docs: Docs = "on_failure",
+    sync_customers: bool = True,
+    run_step: StepRunner = call_step,
+    on_end: Callable[[DayRun], None] | None = None,
+) -> list[DayOutcome | BaseException]:
+    """The day's step sequence, its one definition, over one day or a chunk of days: the customer
+    feed (synthetic days; a backfill syncs it once and passes `sync_customers=False`), ingest, raw
+    suite + gate, transform, processed suite + gate, load with the warehouse suite. The daily flow
+    runs one day with `run_step` making each step a Prefect task; the backfill runs chunks of days.
+
+    Every day keeps its own gate, failure and accounting: a day that fails a step is recorded and
+    drops out, the others go on. The suites validate the chunk's days together where that proves
+    each day's verdict (flows/quality/chunks.py). Returns each day's outcome or its exception, in
+    order; `on_end` sees each attempt either way. Data Docs: a blocked day's page only with
+    `docs="on_failure"` (the caller rebuilds the index once)."""
+    runs = [DayRun(day, flow_run_id) for day in days]
     try:
         if sync_customers and input_path is None:
-            run_step(sync_customer_feed, settings, day)
-        run.raw = run_step(ingest, settings, day, input_path=input_path, scenario=scenario, regenerate=regenerate)
-        run.reports.append(run_step(validate_raw, settings, run.raw, docs))
-        gate(settings, run.reports, flow_run_id=flow_run_id)
-        run.clean = run_step(transform, settings, run.raw)
-        run.reports.append(run_step(validate_processed, settings, run.clean, docs))
-        gate(settings, run.reports, flow_run_id=flow_run_id)
-        run.loaded, warehouse_report = run_step(
-            load, settings, run.raw, run.clean, flow_run_id=flow_run_id, started_at=run.started, reports=run.reports
+            _each(settings, runs, lambda run: run_step(sync_customer_feed, settings, run.day))
+        get = {"input_path": input_path, "scenario": scenario, "regenerate": regenerate}
+        _each(settings, runs, lambda run: setattr(run, "raw", run_step(ingest, settings, run.day, **get)))
+        _validate(settings, runs, lambda live: run_step(validate_raw_days, settings, [r.raw for r in live], docs))
+        _each(settings, runs, lambda run: setattr(run, "clean", run_step(transform, settings, run.raw)))
+        _validate(
+            settings, runs, lambda live: run_step(validate_processed_days, settings, [r.clean for r in live], docs)
         )
-        run.reports.append(warehouse_report)
-    except BaseException as exc:
-        note_failure(settings, day, exc, raw=run.raw, clean=run.clean, flow_run_id=flow_run_id, started_at=run.started)
-        run.status = "blocked" if isinstance(exc, QualityGateFailed) else "failed"
-        if on_end is not None:
-            on_end(run)
+        _each(settings, runs, lambda run: _load_one(settings, run, run_step))
+    except BaseException as exc:  # an interrupt: every day still running ends failed, recorded
+        for run in _live(runs):
+            _fail(settings, run, exc)
+        _end(runs, on_end)
         raise
-    run.status = "loaded"
+    for run in _live(runs):
+        run.status = "loaded"
+    _end(runs, on_end)
+    return [run.error or _outcome(run) for run in runs]
+
+
+def _end(runs: list[DayRun], on_end: Callable[[DayRun], None] | None) -> None:
     if on_end is not None:
-        on_end(run)
-    return outcome_of(run.clean, time.perf_counter() - t0, run.reports, loaded=run.loaded)
+        for run in runs:
+            on_end(run)
+
+
+def _outcome(run: DayRun) -> DayOutcome:
+    assert run.clean is not None  # a loaded day was transformed
+    return outcome_of(run.clean, time.perf_counter() - run.t0, run.reports, loaded=run.loaded)
+
+
+def _live(runs: list[DayRun]) -> list[DayRun]:
+    return [run for run in runs if run.status == "running"]
+
+
+def _fail(settings: Settings, run: DayRun, exc: BaseException) -> None:
+    """Record the day's failure (note_failure) and end it: blocked for a failed gate, else failed."""
+    note_failure(
+        settings, run.day, exc, raw=run.raw, clean=run.clean, flow_run_id=run.flow_run_id, started_at=run.started
+    )
+    run.status = "blocked" if isinstance(exc, QualityGateFailed) else "failed"
+    run.error = exc
+
+
+def _each(settings: Settings, runs: list[DayRun], step: Callable[[DayRun], object]) -> None:
+    """A step of every day still running; a day whose step fails ends there, the others go on."""
+    for run in _live(runs):
+        try:
+            step(run)
+        except Exception as exc:
+            _fail(settings, run, exc)
+
+
+def _validate(settings: Settings, runs: list[DayRun], validate: Callable[[list[DayRun]], list[Any]]) -> None:
+    """A suite on every day still running (one report each), then each day's gate."""
+    live = _live(runs)
+    if not live:
+        return
+    try:
+        reports = validate(live)
+    except Exception as exc:  # the suite itself failed to run: every day it was to check fails
+        for run in live:
+            _fail(settings, run, exc)
+        return
+    for run, report in zip(live, reports, strict=True):
+        run.reports.append(report)
+    _each(settings, live, lambda run: gate(settings, run.reports, flow_run_id=run.flow_run_id))
+
+
+def _load_one(settings: Settings, run: DayRun, run_step: StepRunner) -> None:
+    run.loaded, warehouse_report = run_step(
+        load, settings, run.raw, run.clean, flow_run_id=run.flow_run_id, started_at=run.started, reports=run.reports
+    )
+    run.reports.append(warehouse_report)
+
+
+def chunks_of(settings: Settings, days: list[date]) -> list[list[date]]:
+    """A backfill's days in chunks of consecutive days for `run_days`: at most
+    `backfill_chunk_days`, and at most `backfill_chunk_rows` rows (days of a million rows run one
+    by one)."""
+    by_rows = settings.backfill_chunk_rows // max(1, settings.transactions_per_day)
+    size = max(1, min(settings.backfill_chunk_days, by_rows))
+    return [days[i : i + size] for i in range(0, len(days), size)]
 
 
 def status_rows(settings: Settings, start: date, end: date) -> list[dict[str, Any]]:
@@ -386,9 +501,12 @@ __all__ = [
     "DayRun",
     "StepRunner",
     "call_step",
+    "chunks_of",
     "gate",
     "validate_processed",
     "validate_raw",
+    "validate_raw_days",
+    "validate_processed_days",
     "engine_of",
     "ingest",
     "lake_of",
@@ -396,6 +514,7 @@ __all__ = [
     "note_failure",
     "outcome_of",
     "run_day",
+    "run_days",
     "status_rows",
     "sync_customer_feed",
     "sync_customer_history",

@@ -3,15 +3,31 @@
 Integration tests use the PostgreSQL server at 127.0.0.1:5432 when it answers (each test gets
 its own throwaway database) and otherwise an embedded server started for the session, so the
 suite runs on any machine. Set BAP_TEST_PG_URL to point them at another server.
+
+Tests that need a real Prefect API share one `prefect server start` for the whole run (all xdist
+workers): starting a server costs a Prefect import and its SQLite migrations, once instead of
+once per worker.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
+import psutil
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -130,12 +146,115 @@ def gated_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Setti
     return get_settings()
 
 
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """A real Prefect API (Prefect's test harness: a temporary server with a SQLite database)."""
-    from prefect.testing.utilities import prefect_test_harness
+# --------------------------------------------------------------------------------------------
+# One real Prefect server for the whole run, shared by the xdist workers
+# --------------------------------------------------------------------------------------------
+SHARED_DIR = pytest.StashKey[Path]()
+SERVER_STATE = "prefect-server.json"
 
-    with prefect_test_harness(server_startup_timeout=180):
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller (or the only process) makes the folder its workers share (the server's state
+    and lock). Under xdist it also starts the shared Prefect server right away, in the background:
+    the server comes up while the workers start and collect."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.stash[SHARED_DIR] = Path(workerinput["bap_shared_dir"])
+        return
+    config.stash[SHARED_DIR] = shared = Path(tempfile.mkdtemp(prefix="bap-pytest-"))
+    if getattr(config.option, "numprocesses", None) and not config.option.collectonly:
+        _spawn_prefect_server(shared)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand the shared folder to each worker it starts."""
+    node.workerinput["bap_shared_dir"] = str(node.config.stash[SHARED_DIR])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After every worker has finished: stop the shared Prefect server, remove the shared folder."""
+    if hasattr(config, "workerinput") or SHARED_DIR not in config.stash:
+        return
+    shared = config.stash[SHARED_DIR]
+    state = shared / SERVER_STATE
+    if state.exists():
+        with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+            server = psutil.Process(json.loads(state.read_text())["pid"])
+            os.killpg(server.pid, signal.SIGTERM)  # it runs in a session (and process group) of its own
+            try:
+                server.wait(timeout=30)
+            except psutil.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+    shutil.rmtree(shared, ignore_errors=True)
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _spawn_prefect_server(shared: Path) -> None:
+    """Start `prefect server start` on a free port (SQLite in its own PREFECT_HOME) in a session of
+    its own, and write its pid and API URL to the shared state file; does not wait for it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=str(shared / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_UI_ENABLED="false",
+        # As in Prefect's test harness: no scheduler, no late-run marking (no test deploys here).
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
+        PREFECT_SERVER_LOGGING_LEVEL="WARNING",
+    )
+    with (shared / "prefect-server.log").open("ab") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives a worker that started it; the controller stops it
+        )
+    state = {"pid": server.pid, "api_url": f"http://127.0.0.1:{port}/api"}
+    (shared / SERVER_STATE).write_text(json.dumps(state))
+
+
+def _wait_for_prefect_server(shared: Path) -> str:
+    """The shared server's API URL once it answers (fails with its log if it died or never answers)."""
+    state = json.loads((shared / SERVER_STATE).read_text())
+    deadline = time.monotonic() + 180
+    while not _healthy(state["api_url"]):
+        try:
+            alive = psutil.Process(state["pid"]).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            alive = False
+        if not alive or time.monotonic() > deadline:
+            log = (shared / "prefect-server.log").read_text(errors="replace")[-4000:]
+            pytest.fail(f"the shared Prefect server does not answer at {state['api_url']}:\n{log}")
+        time.sleep(0.2)
+    return str(state["api_url"])
+
+
+@pytest.fixture(scope="session")
+def prefect_api(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A real Prefect API: one `prefect server start` (SQLite) for the whole run, shared by the
+    xdist workers (each test finds its own runs by id or by a parameter of its own). Started by
+    the controller under xdist, else by the first test that needs it; stopped by the controller."""
+    from filelock import FileLock
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    shared = request.config.stash[SHARED_DIR]
+    with FileLock(shared / "prefect-server.lock"):
+        if not (shared / SERVER_STATE).exists():
+            _spawn_prefect_server(shared)
+        api_url = _wait_for_prefect_server(shared)
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
         yield
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from flows.settings import Settings
 from flows.steps import engine_of
@@ -163,3 +164,66 @@ def test_the_daily_flow_runs_the_days_steps_one_task_run_each(prefect_api: None,
     assert steps == ["customers", "ingest", "validate-raw", "transform", "validate-processed", "load"], (
         "the steps of steps.run_day, in its order, the customer feed first"
     )
+
+
+def test_a_batched_backfill_blocks_its_bad_day_alone_and_equals_the_day_by_day_load(
+    prefect_api: None, gated_settings: Settings, monkeypatch: pytest.MonkeyPatch, pg_admin_url: str
+) -> None:
+    """Six days in chunks of three, the second day's file with negative amounts: that day is blocked
+    by its own gate (its own load_audit row, its own Failed task run), the five others load with
+    their own accounting, and the warehouse equals the one the same files give loaded day by day."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows import steps
+    from flows.errors import QualityGateFailed
+    from flows.generate import days_between
+    from flows.pipeline import backfill_pipeline
+    from flows.settings import get_settings
+    from tests.conftest import _create_database, _drop_database
+    from tests.warehouse.conftest import warehouse_state
+
+    monkeypatch.setenv("BAP_BACKFILL_CHUNK_DAYS", "3")
+    get_settings.cache_clear()
+    settings = get_settings()
+    days = days_between(date(2024, 3, 1), date(2024, 3, 6))
+    bad = days[1]
+    steps.ingest(settings, bad, scenario="negative-amounts")  # the backfill replays this file
+
+    state = backfill_pipeline(start=days[0], end=days[-1], return_state=True)
+    assert state.is_failed(), "a blocked day fails the backfill's run, naming the day"
+    assert str(bad) in state.message
+    rows = {row["run_date"]: row for row in steps.status_rows(settings, days[0], days[-1])}
+    assert rows[bad]["status"] == "blocked"
+    for day in days:
+        if day == bad:
+            continue
+        audit = rows[day]
+        assert audit["status"] == "loaded" and audit["rows_received"] == settings.transactions_per_day
+        assert audit["rows_received"] == (
+            audit["rows_loaded"] + audit["rows_superseded"] + audit["rows_quarantined"] + audit["duplicates_dropped"]
+        )
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    by_name = {run.name: run.state_type.value for run in runs if run.state_type is not None}
+    assert {"days-2024-03-01..2024-03-03", "days-2024-03-04..2024-03-06"} <= set(by_name), "two chunks"
+    assert {day: by_name[f"day-{day}"] for day in days} == {
+        day: "FAILED" if day == bad else "COMPLETED" for day in days
+    }, "each day is its own task run, Failed when blocked"
+
+    other = _create_database(pg_admin_url)
+    try:
+        day_by_day = settings.model_copy(update={"warehouse_url": SecretStr(other)})
+        steps.sync_customer_history(day_by_day, days[0], days[-1])
+        for day in days:
+            try:
+                steps.run_day(day_by_day, day, sync_customers=False)
+            except QualityGateFailed:
+                assert day == bad
+        assert warehouse_state(engine_of(settings)) == warehouse_state(engine_of(day_by_day))
+    finally:
+        steps.dispose_engines()
+        _drop_database(pg_admin_url, other)

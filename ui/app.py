@@ -42,7 +42,16 @@ from flows.settings import Settings
 from ui import cards, charts
 from ui.charts import FigureSpec
 from ui.queries import NOT_INITIALISED, DashboardQueries, open_reader
-from ui.view import ALL, SEGMENT_LABEL, Cascade, DashboardView, Filters, export_frame, none_if_all
+from ui.view import (
+    ALL,
+    SEGMENT_AS_CHOICES,
+    Cascade,
+    DashboardView,
+    Filters,
+    export_frame,
+    none_if_all,
+    segment_as,
+)
 from ui.web import (
     DATA_DOCS_PATH,
     DashboardConfigError,
@@ -82,6 +91,7 @@ PRESETS: Final[dict[str, int | None]] = {  # name -> days ending at the last loa
 DEFAULT_PRESET: Final[str] = "Last 30 days"
 CONCURRENCY: Final[int] = 8  # dashboard events at once (the reader engine pools 10 connections)
 RENDER_CACHE_SIZE: Final[int] = 512  # rendered views kept (a view's outputs are ~100 kB)
+CLOSED_TABLE: Final[dict[str, Any]] = {"headers": list(cards.DAILY_COLUMNS), "data": []}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,10 +224,13 @@ class Dashboard:
         city: str | None,
         channel: str | None,
         segment: str | None,
+        segment_time: str | None = None,
         *,
         follow_preset: bool = False,
     ) -> Selection:
-        """The widgets' values -> a normalised selection (the render cache's key)."""
+        """The widgets' values -> a normalised selection (the render cache's key). `segment_time`:
+        "current" reads the segment filter and breakdowns as the customers' current segment;
+        anything else (API clients that do not send it) as the segment at transaction time."""
         preset = preset if preset in PRESETS or preset == CUSTOM else DEFAULT_PRESET
         start_day, end_day, notes = self._dates(preset, start, end, follow_preset)
         geo = self.queries.cascade(none_if_all(region), none_if_all(state), none_if_all(city))
@@ -229,6 +242,7 @@ class Dashboard:
             city=geo.city,
             channel=none_if_all(channel),
             segment=none_if_all(segment),
+            segment_as=segment_as(segment_time),
         )
         return Selection(filters, geo, self._matching_preset(start_day, end_day), notes)
 
@@ -280,7 +294,12 @@ class Dashboard:
 
     def render(self, sel: Selection) -> tuple[Any, ...]:
         """All dashboard outputs for a selection (see OUTPUT_NAMES), from the render cache that
-        every session shares; a new data version (a load landed) empties it."""
+        every session shares; a new data version (a load landed) empties it.
+
+        Speed: Gradio builds a new component (and its config) for every update dict an event
+        returns, even gr.skip(), which costs more than drawing the figures; a plain value costs a
+        cheap postprocess. So a filter change returns plain values everywhere except the state and
+        city dropdowns, whose choices follow the region (see `full_filters` for the page load)."""
         version = self.queries.data_version()
         key = (version, sel.key(), self._data_docs_ready())
         with self._render_lock:
@@ -302,24 +321,42 @@ class Dashboard:
         figures = charts.view_figures(view)
         geo, f = sel.cascade, sel.filters
         channels, segments = self.queries.channels(), self.queries.segments()
-        daily, daily_note = table(cards.daily_table(view), "No days with data in this selection.")
+        rows = cards.daily_table(view)
         return (
+            sel.preset,
+            f"{f.start:%Y-%m-%d}",
+            f"{f.end:%Y-%m-%d}",
+            _chosen(geo.regions, f.region),
+            _dropdown(geo.states, f.state),
+            _dropdown(geo.cities, f.city),
+            _chosen(channels, f.channel),
+            _chosen(segments, f.segment),
+            f.segment_as,
+            self.header(),
+            cards.selection_html(view, self._notes(sel, channels, segments)),
+            cards.kpi_cards_html(view),
+            *(plot(figures[name]) for name in FIGURE_NAMES),
+            table_data(rows) if not rows.empty else CLOSED_TABLE,
+            cards.notice_html("No days with data in this selection.", tone="info") if rows.empty else "",
+            self._export(view),  # None for an empty view: the button downloads nothing
+        )
+
+    def full_filters(self, sel: Selection, outputs: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The outputs with every filter widget as an update that also sets its choices: for the
+        page load and the auto-refresh (a load may bring a new channel or segment)."""
+        geo, f = sel.cascade, sel.filters
+        full = (
             gr.update(value=sel.preset),
             gr.update(value=f"{f.start:%Y-%m-%d}"),
             gr.update(value=f"{f.end:%Y-%m-%d}"),
             _dropdown(geo.regions, f.region),
             _dropdown(geo.states, f.state),
             _dropdown(geo.cities, f.city),
-            _dropdown(channels, f.channel),
-            _dropdown(segments, f.segment),
-            self.header(),
-            cards.selection_html(view, self._notes(sel, channels, segments)),
-            cards.kpi_cards_html(view),
-            *(plot(figures[name]) for name in FIGURE_NAMES),
-            daily,
-            daily_note,
-            gr.update(value=self._export(view), interactive=not view.empty),
+            _dropdown(self.queries.channels(), f.channel),
+            _dropdown(self.queries.segments(), f.segment),
+            gr.update(value=f.segment_as),
         )
+        return (*full, *outputs[len(full) :])
 
     # -- events -----------------------------------------------------------------------------
     def on_filters(self, *values: Any) -> tuple[Any, ...]:
@@ -334,7 +371,8 @@ class Dashboard:
         """Page load and auto-refresh: a preset period follows the newest loaded day."""
         filters, table_open = _split(values)
         with _warehouse_errors():
-            return _daily_if(table_open, self.render(self.select(*filters, follow_preset=True)))
+            sel = self.select(*filters, follow_preset=True)
+            return _daily_if(table_open, self.full_filters(sel, self.render(sel)))
 
     def on_daily(self, *values: Any) -> tuple[Any, Any, bool]:
         """The daily table opened: its rows for the current filters (from the render cache)."""
@@ -398,11 +436,12 @@ def _split(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
 
 
 def _daily_if(table_open: bool, outputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The outputs, without the daily table's rows while the table is closed (a smaller payload)."""
+    """The outputs, without the daily table's rows while the table is closed (a smaller payload;
+    an empty table rather than gr.skip(), which would cost Gradio a new component)."""
     if table_open:
         return outputs
-    closed = {OUTPUT_NAMES.index("daily_table"), OUTPUT_NAMES.index("daily_note")}
-    return tuple(gr.skip() if i in closed else o for i, o in enumerate(outputs))
+    table_at, note_at = OUTPUT_NAMES.index("daily_table"), OUTPUT_NAMES.index("daily_note")
+    return (*outputs[:table_at], CLOSED_TABLE, "", *outputs[note_at + 1 :])
 
 
 def failure_table(failures: pd.DataFrame) -> pd.DataFrame:
@@ -427,8 +466,13 @@ def _warehouse_errors() -> Iterator[None]:
         ) from None
 
 
+def _chosen(options: list[str], value: str | None) -> str:
+    """A dropdown's value: the selected option, or "All" for none or one it does not offer."""
+    return value if value is not None and value in options else ALL
+
+
 def _dropdown(options: list[str], value: str | None) -> dict[str, Any]:
-    return gr.update(choices=[ALL, *options], value=value if value is not None and value in options else ALL)
+    return gr.update(choices=[ALL, *options], value=_chosen(options, value))
 
 
 FAILURE_HEADERS: Final[dict[str, str]] = {
@@ -449,7 +493,17 @@ QUARANTINE_HEADERS: Final[dict[str, str]] = {
     "transaction_id": "Transaction",
     "raw_record": "Raw record",
 }
-FILTER_NAMES: Final[tuple[str, ...]] = ("preset", "start", "end", "region", "state", "city", "channel", "segment")
+FILTER_NAMES: Final[tuple[str, ...]] = (
+    "preset",
+    "start",
+    "end",
+    "region",
+    "state",
+    "city",
+    "channel",
+    "segment",
+    "segment_as",  # optional for API clients: the segment at transaction time unless "current"
+)
 FIGURE_NAMES: Final[tuple[str, ...]] = (
     "trend_revenue",
     "trend_failure_rate",
@@ -506,9 +560,17 @@ def _filters(c: Widgets, dash: Dashboard) -> None:
             ("state", "State", everything.states),
             ("city", "City", everything.cities),
             ("channel", "Channel", queries.channels()),
-            ("segment", SEGMENT_LABEL.capitalize(), queries.segments()),
+            ("segment", "Customer segment", queries.segments()),
         ):
             c[name] = gr.Dropdown([ALL, *options], value=ALL, label=label, min_width=150, elem_id=f"f-{name}")
+        c["segment_as"] = gr.Radio(
+            list(SEGMENT_AS_CHOICES),
+            value="transaction",
+            label="Segment: at transaction time or current",
+            info="the current segment reads the fact table (slower)",
+            min_width=220,
+            elem_id="f-segment-as",
+        )
 
 
 def _toolbar(c: Widgets) -> None:
@@ -526,7 +588,8 @@ def _chart(elem_id: str, **kwargs: Any) -> gr.Plot:
 
 
 def _table(**kwargs: Any) -> gr.Dataframe:
-    return gr.Dataframe(interactive=False, elem_classes="bap-table", show_label=False, visible=False, **kwargs)
+    kwargs.setdefault("visible", False)
+    return gr.Dataframe(interactive=False, elem_classes="bap-table", show_label=False, **kwargs)
 
 
 def _overview(c: Widgets) -> None:
@@ -540,7 +603,7 @@ def _overview(c: Widgets) -> None:
     with gr.Accordion("Daily table", open=False, elem_id="bap-daily") as c["daily"]:
         c["daily_open"] = gr.State(False)
         c["daily_note"] = gr.HTML(elem_classes="bap-bare", elem_id="bap-daily-note")
-        c["daily_table"] = _table(max_height=420)
+        c["daily_table"] = _table(max_height=420, visible=True, value=CLOSED_TABLE)
 
 
 def _section(title: str) -> None:
@@ -572,7 +635,7 @@ def _wire(demo: gr.Blocks, dash: Dashboard, c: Widgets, timer: gr.Timer) -> None
     shared: dict[str, Any] = {"concurrency_limit": CONCURRENCY, "concurrency_id": "warehouse"}
     quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden", **shared}
     dates = [c["start"].change, c["end"].change]
-    dropdowns = [c[n].input for n in ("region", "state", "city", "channel", "segment")]
+    dropdowns = [c[n].input for n in ("region", "state", "city", "channel", "segment", "segment_as")]
     gr.on([demo.load, timer.tick], dash.on_load, inputs, outputs, trigger_mode="always_last", **quiet)
     gr.on(
         [*dates, *dropdowns, c["refresh"].click],

@@ -13,7 +13,7 @@ from typing import Final
 
 import pandas as pd
 
-from ui.view import DashboardView, Freshness, Kpis, finite
+from ui.view import DashboardView, FileAccounting, Freshness, Kpis, finite
 
 KPI_SPECS: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     # key, label, note, higher_is_better, accent
@@ -22,6 +22,7 @@ KPI_SPECS: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     ("avg_processing_s", "Avg processing time", "", False, "#a78bfa"),
     ("txn_count", "Transactions", "", True, "#34d399"),
 )
+_EPOCH: Final[datetime] = datetime(1970, 1, 1, tzinfo=UTC)
 _SPARK_COLUMN: Final[dict[str, str]] = {
     "revenue": "revenue",
     "failure_rate": "failure_rate",
@@ -154,8 +155,8 @@ def _when(ts: datetime | None) -> str:
 
 
 def freshness_pills(fresh: Freshness) -> list[str]:
-    """The freshness panel: the last loaded day, when it landed, and the last run's status. (One
-    function, so that per-file accounting - late records, corrections - joins it in one place.)"""
+    """The freshness panel: the last loaded day, when it landed, the last run's status, the
+    accounting of the latest files and the earlier day a later file changed last."""
     if fresh.last_loaded_day is None:
         pills = ['<span class="bap-pill"><span class="bap-dot warn"></span>No day loaded yet</span>']
     else:
@@ -173,7 +174,83 @@ def freshness_pills(fresh: Freshness) -> list[str]:
             f'<span class="bap-pill" title="{title}" data-testid="last-run"><span class="bap-dot {dot}"></span>'
             f"Last run: <b>{escape(status)}</b>{escape(day)}</span>"
         )
+    if fresh.files:
+        pills.append(accounting_pill(fresh.files))
+    changed = changed_pill(fresh.files)
+    if changed:
+        pills.append(changed)
     return pills
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def accounting_text(fa: FileAccounting) -> str:
+    """The file's accounting as one equation, e.g. "1,000 received = 990 into 05 May + 5 into
+    earlier days + 0 superseded + 3 quarantined + 2 duplicates; 2 corrections (any day)"."""
+    text = (
+        f"{_count(fa.rows_received)} received = {_count(fa.loaded_own_day)} into {fa.run_date:%d %b}"
+        f" + {_count(fa.rows_loaded_earlier)} into earlier days (late records and corrections)"
+        f" + {_count(fa.rows_superseded)} superseded by a later file + {_count(fa.rows_quarantined)} quarantined"
+        f" + {_count(fa.duplicates_dropped)} duplicates; {_count(fa.rows_corrections)} corrections (any day)"
+    )
+    if fa.changed_by is not None:
+        text += f"; changed by the file of {fa.changed_by:%d %b %Y}"
+    return text if fa.balanced else text + " (does not add up: see bap status)"
+
+
+_ACCOUNTING_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("received", "rows_received"),
+    ("into its day", "loaded_own_day"),
+    ("into earlier days", "rows_loaded_earlier"),
+    ("corrections", "rows_corrections"),
+    ("superseded", "rows_superseded"),
+    ("quarantined", "rows_quarantined"),
+    ("duplicates", "duplicates_dropped"),
+)
+
+
+def accounting_pill(files: tuple[FileAccounting, ...]) -> str:
+    """The latest file's accounting in a pill that opens a table of the latest files (newest first);
+    each row carries its counts in data- attributes."""
+    last = files[0]
+    head = "".join(f"<th>{escape(label)}</th>" for label, _ in _ACCOUNTING_COLUMNS)
+    rows = []
+    for fa in files:
+        values = {attr: getattr(fa, attr) for _, attr in _ACCOUNTING_COLUMNS}
+        data = " ".join(f'data-{attr.replace("_", "-")}="{"" if v is None else v}"' for attr, v in values.items())
+        cells = "".join(f"<td>{_count(v)}</td>" for v in values.values())
+        changed = f"file of {fa.changed_by:%d %b}" if fa.changed_by else ""
+        rows.append(
+            f'<tr data-file="{fa.run_date:%Y-%m-%d}" {data} data-balanced="{str(fa.balanced).lower()}" '
+            f'title="{escape(accounting_text(fa))}"><th>{fa.run_date:%d %b %Y}</th>{cells}<td>{changed}</td></tr>'
+        )
+    earlier = f" · {last.rows_loaded_earlier:,} into earlier days" if last.rows_loaded_earlier else ""
+    corrections = f" · {last.rows_corrections:,} corrections" if last.rows_corrections else ""
+    return (
+        f'<details class="bap-pill bap-accounting" data-testid="file-accounting">'
+        f'<summary title="{escape(accounting_text(last))}">Last file <b>{last.run_date:%d %b}</b>: '
+        f"{_count(last.rows_received)} received{earlier}{corrections}</summary>"
+        f'<div class="bap-accounting-table"><p>received = into its day + into earlier days + superseded + '
+        f"quarantined + duplicates; corrections are part of the loaded rows</p>"
+        f"<table><thead><tr><th>file day</th>{head}<th>changed by</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div></details>"
+    )
+
+
+def changed_pill(files: tuple[FileAccounting, ...]) -> str:
+    """The earlier day that a later file changed most recently (corrections, late records), if any."""
+    changed = [(fa, by) for fa in files if (by := fa.changed_by) is not None]
+    if not changed:
+        return ""
+    fa, by = max(changed, key=lambda c: (c[0].changed_at or _EPOCH, c[0].run_date))
+    return (
+        f'<span class="bap-pill" data-testid="changed-by" data-day="{fa.run_date:%Y-%m-%d}" '
+        f'data-changed-by="{by:%Y-%m-%d}" title="{escape(accounting_text(fa))}">'
+        f'<span class="bap-dot warn"></span><b>{fa.run_date:%d %b}</b> changed by the file of '
+        f"<b>{by:%d %b}</b></span>"
+    )
 
 
 def header_html(
@@ -221,24 +298,33 @@ def notice_html(message: str | None, *, tone: str = "") -> str:
     return f'<div class="{css}">{escape(message)}</div>' if message else ""
 
 
+DAILY_COLUMNS: Final[tuple[str, ...]] = (
+    "Date",
+    "Transactions",
+    "Failure rate",
+    "Revenue",
+    "Avg processing",
+    "Revenue 7d avg",
+    "Failure rate 7d",
+    "Processing 7d",
+)
+
+
 def daily_table(view: DashboardView) -> pd.DataFrame:
-    """The daily table shown under the charts (the CSV export has the same rows, more digits)."""
+    """The daily table shown under the charts, newest day first (the CSV export has the same rows,
+    more digits); no rows (and no columns) for an empty view."""
     d = view.daily
     if d.empty:
         return pd.DataFrame()
-    return (
-        pd.DataFrame(
-            {
-                "Date": d["date"].dt.strftime("%Y-%m-%d"),
-                "Transactions": d["txn_count"].astype("int64").map("{:,}".format),
-                "Failure rate": d["failure_rate"].map(lambda v: format_value("failure_rate", finite(v))),
-                "Revenue": d["revenue"].map(lambda v: f"₹{v:,.2f}"),
-                "Avg processing": d["avg_processing_s"].map(lambda v: format_value("avg_processing_s", finite(v))),
-                "Revenue 7d avg": d["revenue_ma7"].map(lambda v: f"₹{v:,.2f}"),
-                "Failure rate 7d": d["failure_rate_ma7"].map(lambda v: format_value("failure_rate", finite(v))),
-                "Processing 7d": d["avg_processing_s_ma7"].map(lambda v: format_value("avg_processing_s", finite(v))),
-            }
-        )
-        .iloc[::-1]
-        .reset_index(drop=True)
+    columns = (
+        d["date"].dt.strftime("%Y-%m-%d"),
+        d["txn_count"].astype("int64").map("{:,}".format),
+        d["failure_rate"].map(lambda v: format_value("failure_rate", finite(v))),
+        d["revenue"].map(lambda v: f"₹{v:,.2f}"),
+        d["avg_processing_s"].map(lambda v: format_value("avg_processing_s", finite(v))),
+        d["revenue_ma7"].map(lambda v: f"₹{v:,.2f}"),
+        d["failure_rate_ma7"].map(lambda v: format_value("failure_rate", finite(v))),
+        d["avg_processing_s_ma7"].map(lambda v: format_value("avg_processing_s", finite(v))),
     )
+    frame = pd.DataFrame(dict(zip(DAILY_COLUMNS, columns, strict=True)))
+    return frame.iloc[::-1].reset_index(drop=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ui.theme import FONT_STACK, GRID, TEXT, TEXT_MUTED, TOTAL_COLOR, series_color
-from ui.view import COMPARE_TOP_N, DIM_LABELS, TREND_TOP_N, DashboardView, Filters
+from ui.view import COMPARE_TOP_N, TREND_TOP_N, DashboardView, Filters, SegmentAs, dimension_label
 
 FigureSpec = dict[str, Any]  # {"data": [trace, ...], "layout": {...}}, as in Plotly's JSON
 NO_DATA: Final[str] = "No data for this selection"
@@ -53,12 +53,14 @@ def _period(f: Filters) -> str:
     return f"{f.start:%d %b %Y} – {f.end:%d %b %Y}"
 
 
-def trend_title(metric: str, dimension: str | None, shown: int, total: int) -> str:
+def trend_title(
+    metric: str, dimension: str | None, shown: int, total: int, segment_as: SegmentAs = "transaction"
+) -> str:
     """E.g. 'Revenue per day', 'Failure rate per day by channel', '… by city · top 4 of 9'."""
     label = METRICS[metric].label
     if dimension is None or shown == 0:
         return f"{label} per day"
-    title = f"{label} per day by {DIM_LABELS[dimension][0]}"
+    title = f"{label} per day by {dimension_label(dimension, segment_as)}"
     if total > shown:
         title += f" · top {shown} of {total}"
     return title
@@ -67,7 +69,7 @@ def trend_title(metric: str, dimension: str | None, shown: int, total: int) -> s
 def comparison_title(metric: str, dimension: str, f: Filters, shown: int, total: int) -> str:
     """E.g. 'Failure rate by channel', 'Avg processing time by state in South',
     'Failure rate by region · UPI', '… by city in Maharashtra · top 6 of 9'."""
-    title = f"{METRICS[metric].label} by {DIM_LABELS[dimension][0]}"
+    title = f"{METRICS[metric].label} by {dimension_label(dimension, f.segment_as)}"
     where = f.city or f.state or f.region
     if where and dimension != "region":
         title += f" in {where}"
@@ -481,7 +483,7 @@ def view_figures(view: DashboardView) -> dict[str, FigureSpec]:
     context = f"{_period(f)} · {f.describe()}"
     figures: dict[str, FigureSpec] = {}
     for metric in TREND_METRICS:
-        title = trend_title(metric, view.trend_dimension, len(view.trend_items), view.trend_item_count)
+        title = trend_title(metric, view.trend_dimension, len(view.trend_items), view.trend_item_count, f.segment_as)
         note = METRICS[metric].note
         sub = " · ".join(p for p in (context, note, "bold = 7-day average") if p)
         if view.empty:

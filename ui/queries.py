@@ -5,6 +5,9 @@ session. No SQL is ever built from what a user selects; "All" is passed as NULL.
 Speed: a filter change reads the pre-aggregated rollups, never the fact table. Without a state or
 city filter (and without a breakdown by state or city) the coarse rollup `agg_daily_region` is
 read; otherwise the fine `agg_daily_city`, restricted to the city keys the geography allows.
+The rollups hold each transaction's customer segment at transaction time. The one exception is
+a choice: the current-segment view (segment filter or breakdown by the customers' current
+segment) reads the fact table joined to dim_customer's current versions, slower by design.
 Results are kept in a `cachetools.TTLCache` for `ttl_s` seconds under a key that includes the
 warehouse's data version (a fingerprint of `load_audit`), so a new load invalidates them at once.
 
@@ -39,6 +42,7 @@ from ui.view import (
     City,
     DailyRow,
     DashboardView,
+    FileAccounting,
     Filters,
     Freshness,
     Geography,
@@ -275,15 +279,21 @@ class DashboardQueries:
         comparison = self._pool.submit(self.comparison_rows, f, compare_dim, geo, names)
         daily_rows = self.daily_rows(f, trend_dim, fetch_start, geo, names)
         comparison_rows = comparison.result()
-        fine = uses_fine_rollup(f, trend_dim) or uses_fine_rollup(f, compare_dim)
-        view = build_view(f, daily_rows, comparison_rows, source="agg_daily_city" if fine else "agg_daily_region")
+        if f.uses_current_segment(trend_dim) or f.uses_current_segment(compare_dim):
+            source = "fact_transactions"
+        elif uses_fine_rollup(f, trend_dim) or uses_fine_rollup(f, compare_dim):
+            source = "agg_daily_city"
+        else:
+            source = "agg_daily_region"
+        view = build_view(f, daily_rows, comparison_rows, source=source)
         view.elapsed_ms = (time.perf_counter() - began) * 1000
         return view
 
     def _params(
         self, f: Filters, dim: str | None, start: date, end: date, geo: Geography
     ) -> tuple[bool, dict[str, Any]]:
-        fine = uses_fine_rollup(f, dim)
+        """(whether the cities are filtered by key, the query's parameters)."""
+        fine = uses_fine_rollup(f, dim) or f.uses_current_segment(dim)
         params: dict[str, Any] = {
             "dim": dim or "total",
             "start_key": date_key(start),
@@ -316,26 +326,33 @@ class DashboardQueries:
     ) -> list[DailyRow]:
         """(date_key, item, txn_count, failed_count, revenue, processing_time_s_sum) per day x item."""
         fine, params = self._params(f, dim, fetch_start, f.end, geo)
-        rows = self._tuples(
-            "queries/dashboard_daily_fine.sql" if fine else "queries/dashboard_daily_coarse.sql", params
-        )
+        if f.uses_current_segment(dim):
+            name = "queries/dashboard_daily_current_segment.sql"
+        else:
+            name = "queries/dashboard_daily_fine.sql" if fine else "queries/dashboard_daily_coarse.sql"
+        rows = self._tuples(name, params)
         return [(d, self._label(dim, k, n, geo, names), *v) for d, k, n, *v in rows]
 
     def comparison_rows(self, f: Filters, dim: str, geo: Geography, names: dict[int, str]) -> list[ItemRow]:
         """(item, txn_count, failed_count, revenue, processing_time_s_sum) per item of the period."""
         fine, params = self._params(f, dim, f.start, f.end, geo)
-        rows = self._tuples(
-            "queries/dashboard_compare_fine.sql" if fine else "queries/dashboard_compare_coarse.sql", params
-        )
+        if f.uses_current_segment(dim):
+            name = "queries/dashboard_compare_current_segment.sql"
+        else:
+            name = "queries/dashboard_compare_fine.sql" if fine else "queries/dashboard_compare_coarse.sql"
+        rows = self._tuples(name, params)
         return [(self._label(dim, k, n, geo, names), *v) for k, n, *v in rows]
 
     # -- freshness and quality --------------------------------------------------------------
-    def freshness(self) -> Freshness:
+    def freshness(self, *, files: int = 7) -> Freshness:
+        """The last loaded day and run, and the accounting of the latest `files` loaded file days."""
+
         def compute() -> Freshness:
             rows = self._rows("queries/freshness.sql")
-            return Freshness(**rows[0]) if rows else Freshness()
+            accounting = self._rows("queries/freshness_files.sql", {"limit": files})
+            return Freshness(**(rows[0] if rows else {}), files=tuple(FileAccounting(**r) for r in accounting))
 
-        return self._cached(("freshness",), compute)
+        return self._cached(("freshness", files), compute)
 
     def quality(self, start: date, end: date, *, failures_limit: int = 50, days_limit: int = 120) -> QualityReport:
         """Pass rate per suite per day in [start, end], the latest failures, quarantined days and

@@ -179,6 +179,16 @@ CSS: Final[str] = """
 a.bap-pill { text-decoration: none !important; color: #bae6fd !important; }
 a.bap-pill:hover { background: rgba(56,189,248,0.16); border-color: rgba(56,189,248,0.45); }
 .bap-pill.muted { color: #8b98ae; }
+details.bap-accounting { position: relative; cursor: pointer; }
+details.bap-accounting summary { list-style: none; }
+details.bap-accounting summary::-webkit-details-marker { display: none; }
+.bap-accounting-table { position: absolute; right: 0; top: calc(100% + 6px); z-index: 40; padding: 10px 12px;
+  border-radius: 14px; background: #0b1324; border: 1px solid rgba(255,255,255,0.16); cursor: default;
+  box-shadow: 0 12px 36px rgba(0,0,0,0.5); }
+.bap-accounting-table p { margin: 0 0 6px; color: #a3b0c7; font-size: 12px; }
+.bap-accounting-table table { border-collapse: collapse; font-size: 12px; font-variant-numeric: tabular-nums; }
+.bap-accounting-table th, .bap-accounting-table td { padding: 3px 8px; text-align: right; border: none; }
+.bap-accounting-table thead th { color: #a3b0c7; font-weight: 500; }
 
 /* ---- notices ------------------------------------------------------------------------------ */
 .bap-notice { margin: 0; padding: 10px 14px; border-radius: 14px; font-size: 13px; line-height: 1.45;

@@ -23,7 +23,13 @@ TREND_TOP_N: Final[int] = 4
 COMPARE_TOP_N: Final[int] = 6
 
 Dimension = Literal["channel", "region", "state", "city", "segment"]
+SegmentAs = Literal["transaction", "current"]  # a customer's segment at transaction time, or now
+SEGMENT_AS_CHOICES: Final[tuple[tuple[str, SegmentAs], ...]] = (
+    ("at transaction time", "transaction"),
+    ("current", "current"),
+)
 SEGMENT_LABEL: Final[str] = "segment at transaction time"
+CURRENT_SEGMENT_LABEL: Final[str] = "current segment"
 DIM_LABELS: Final[dict[str, tuple[str, str]]] = {  # singular, plural
     "channel": ("channel", "channels"),
     "region": ("region", "regions"),
@@ -57,6 +63,7 @@ class Filters:
     city: str | None = None
     channel: str | None = None
     segment: str | None = None
+    segment_as: SegmentAs = "transaction"  # the segment filter and breakdowns: at transaction time, or current
 
     def __post_init__(self) -> None:
         if self.start > self.end:
@@ -86,8 +93,28 @@ class Filters:
     def describe(self) -> str:
         """The dimension filters in words, e.g. 'South › Karnataka · UPI', or 'all transactions'."""
         geo = " › ".join(v for v in (self.region, self.state, self.city) if v)
-        parts = [p for p in (geo, self.channel, self.segment) if p]
+        segment = self.segment
+        if segment is not None and self.segment_as == "current":
+            segment = f"{segment} ({CURRENT_SEGMENT_LABEL})"
+        parts = [p for p in (geo, self.channel, segment) if p]
         return " · ".join(parts) if parts else "all transactions"
+
+    def uses_current_segment(self, dim: str | None) -> bool:
+        """The current-segment view reads the facts: only when a segment filter or a breakdown by
+        segment is in play (any other view is the same at transaction time and now)."""
+        return self.segment_as == "current" and (self.segment is not None or dim == "segment")
+
+
+def segment_as(value: Any) -> SegmentAs:
+    """The segment radio's value; anything else is the default, the segment at transaction time."""
+    return "current" if value == "current" else "transaction"
+
+
+def dimension_label(dim: str, segment_as: SegmentAs = "transaction", *, plural: bool = False) -> str:
+    """A dimension in words, e.g. 'channel', 'segment at transaction time', 'current segments'."""
+    if dim == "segment" and segment_as == "current":
+        return CURRENT_SEGMENT_LABEL + ("s" if plural else "")
+    return DIM_LABELS[dim][1 if plural else 0]
 
 
 def next_geography(f: Filters) -> Dimension | None:
@@ -456,6 +483,34 @@ def export_frame(view: DashboardView) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class FileAccounting:
+    """What the warehouse holds of one file day's records (load_audit): received = loaded into the
+    file's day + loaded into earlier days + superseded by a later file + quarantined + duplicates.
+    Corrections (records replacing an earlier file's version, in any day) are part of the loaded."""
+
+    run_date: date
+    rows_received: int | None
+    rows_loaded: int | None
+    rows_loaded_earlier: int = 0
+    rows_corrections: int = 0
+    rows_superseded: int = 0
+    rows_quarantined: int = 0
+    duplicates_dropped: int = 0
+    changed_by: date | None = None  # the later file day that last changed this day's counts
+    changed_at: datetime | None = None
+
+    @property
+    def loaded_own_day(self) -> int:
+        return (self.rows_loaded or 0) - self.rows_loaded_earlier
+
+    @property
+    def balanced(self) -> bool:
+        """received equals the sum of where the records went."""
+        parts = (self.rows_loaded or 0) + self.rows_superseded + self.rows_quarantined + self.duplicates_dropped
+        return self.rows_received == parts
+
+
+@dataclass(frozen=True)
 class Freshness:
     last_loaded_day: date | None = None
     last_loaded_at: datetime | None = None
@@ -463,6 +518,7 @@ class Freshness:
     last_run_status: str | None = None
     last_run_at: datetime | None = None
     last_run_message: str | None = None
+    files: tuple[FileAccounting, ...] = ()  # the latest loaded file days, newest first
 
 
 @dataclass

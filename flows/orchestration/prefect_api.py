@@ -1,4 +1,5 @@
-"""The few Prefect API calls `bap up`, `bap gaps --backfill` and the tests make, on an explicit API URL.
+"""The few Prefect API calls `bap up`, `bap gaps --backfill` and the tests make, on an explicit API URL,
+and prefect.yaml's deployments registered there.
 
 Each call opens Prefect's own client under `temporary_settings(PREFECT_API_URL=...)`, so it talks
 to the server it is given whatever the process environment said when Prefect was imported.
@@ -7,17 +8,27 @@ to the server it is given whatever the process environment said when Prefect was
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+import yaml
+
+from flows.errors import BapError
+from flows.logs import tail
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.objects import FlowRun
+
+REPO_DIR = Path(__file__).resolve().parents[2]  # where prefect.yaml is, and `prefect deploy` runs
 
 
 @contextmanager
@@ -48,6 +59,29 @@ def ensure_work_pool(api_url: str, name: str) -> bool:
         except ObjectAlreadyExists:  # created concurrently
             return False
         return True
+
+
+def work_pools_of(prefect_file: Path = REPO_DIR / "prefect.yaml") -> list[str]:
+    """The work pools of prefect.yaml's deployments (all of type process), in order."""
+    deployments = yaml.safe_load(prefect_file.read_text(encoding="utf-8")).get("deployments") or []
+    return list(dict.fromkeys(d["work_pool"]["name"] for d in deployments if (d.get("work_pool") or {}).get("name")))
+
+
+def deploy_project(api_url: str, env: dict[str, str], log: Path, echo: Callable[[str], None]) -> list[str]:
+    """prefect.yaml's work pools created on `api_url` where missing, then `prefect deploy --all`; the pools."""
+    pools = work_pools_of()
+    for pool in pools:
+        if ensure_work_pool(api_url, pool):
+            echo(f"Created the process work pool {pool!r}.")
+    echo("Registering the deployments of prefect.yaml (prefect deploy --all) ...")
+    deploy = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"]
+    with open(log, "ab") as out:  # run() kills it if Ctrl-C comes meanwhile
+        done = subprocess.run(
+            deploy, env={**env, "PREFECT_CLI_WRAP_LINES": "false"}, cwd=REPO_DIR, stdout=out, stderr=out
+        )
+    if done.returncode != 0:
+        raise BapError(f"`prefect deploy --all` failed; see {log}:\n{tail(log)}")
+    return pools
 
 
 @dataclass(frozen=True)
@@ -83,8 +117,6 @@ def find_deployment(api_url: str, name: str) -> DeploymentInfo:
     """A deployment by its name ('backfill') or full name ('backfill-pipeline/backfill')."""
     matches = [d for d in list_deployments(api_url) if name in (d.name, d.full_name)]
     if len(matches) != 1:
-        from flows.errors import BapError
-
         known = ", ".join(d.full_name for d in list_deployments(api_url)) or "none"
         raise BapError(
             f"no single deployment named {name!r} on {api_url} (deployed: {known}); run `prefect deploy --all`"
@@ -120,7 +152,7 @@ def wait_for_worker(
     worker_name: str,
     *,
     since: datetime,
-    timeout_s: float = 60.0,
+    timeout_s: float = 90.0,
     alive: Callable[[], bool] = lambda: True,
 ) -> bool:
     """True once the named worker has sent a heartbeat for the pool after `since`; False if it died or time ran out."""

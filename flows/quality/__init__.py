@@ -43,8 +43,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from flows.quality import gx_project
+from flows.quality import chunks, gx_project
 from flows.quality.batches import gx_frame, processed_parameters, raw_parameters
+from flows.quality.chunks import ProcessedDay
 from flows.quality.gx_project import Docs
 from flows.quality.model import ExpectationOutcome, SuiteReport, format_failure
 from flows.quality.warehouse import check_warehouse_day, record_results
@@ -53,6 +54,7 @@ from flows.settings import Settings
 __all__ = [
     "Docs",
     "ExpectationOutcome",
+    "ProcessedDay",
     "SuiteReport",
     "build_data_docs",
     "check_warehouse_day",
@@ -60,7 +62,9 @@ __all__ = [
     "format_failure",
     "record_results",
     "validate_processed",
+    "validate_processed_days",
     "validate_raw",
+    "validate_raw_days",
 ]
 
 
@@ -94,6 +98,19 @@ def validate_processed(
         settings, run_date, rows_received=rows_received, rows_quarantined=rows_quarantined
     )
     return gx_project.run_suite(settings, "processed", gx_frame(processed), run_date, parameters, docs=docs)
+
+
+def validate_raw_days(days: list[tuple[date, pa.Table]], settings: Settings, *, docs: Docs) -> list[SuiteReport]:
+    """The raw suite on many days at once (a backfill), one report per day in order: days are
+    validated together and the failing ones found only when that fails (flows/quality/chunks.py).
+    One day is exactly `validate_raw`."""
+    return chunks.validate_days(settings, "raw", chunks.raw_batches(settings, days), chunks.raw_chunk_parameters, docs)
+
+
+def validate_processed_days(days: list[ProcessedDay], settings: Settings, *, docs: Docs) -> list[SuiteReport]:
+    """The processed suite on many days at once, as `validate_raw_days`."""
+    batches = chunks.processed_batches(settings, days)
+    return chunks.validate_days(settings, "processed", batches, chunks.processed_chunk_parameters, docs)
 
 
 def build_data_docs(settings: Settings) -> Path:

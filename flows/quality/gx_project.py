@@ -109,13 +109,20 @@ class _Project:
         }
 
     def run(
-        self, suite: str, frame: pd.DataFrame, run_date: date, parameters: dict[str, Any], *, docs: Docs
+        self,
+        suite: str,
+        frame: pd.DataFrame,
+        run_date: date,
+        parameters: dict[str, Any],
+        *,
+        docs: Docs,
+        run_name: str | None = None,
     ) -> SuiteReport:
         from great_expectations.core.run_identifier import RunIdentifier
 
         validated_at = datetime.now(UTC)
         started = time.time()
-        run_id = RunIdentifier(run_name=run_date.isoformat(), run_time=validated_at)
+        run_id = RunIdentifier(run_name=run_name or run_date.isoformat(), run_time=validated_at)
         batch = {"dataframe": frame}
         if docs == "always":
             # The committed checkpoint: validate, store the result, UpdateDataDocsAction (page + index).
@@ -193,18 +200,26 @@ def project_for(settings: Settings) -> _Project:
 
 
 def run_suite(
-    settings: Settings, suite: str, frame: pd.DataFrame, run_date: date, parameters: dict[str, Any], *, docs: Docs
+    settings: Settings,
+    suite: str,
+    frame: pd.DataFrame,
+    run_date: date,
+    parameters: dict[str, Any],
+    *,
+    docs: Docs,
+    run_name: str | None = None,
 ) -> SuiteReport:
+    """Validate `frame` with the suite; `run_name` names the stored result (default: the day)."""
     if docs not in ("always", "on_failure", "never"):
         raise ValueError(f"docs must be 'always', 'on_failure' or 'never', not {docs!r}")
     with _lock:
         project = project_for(settings)
-        report = project.run(suite, frame, run_date, parameters, docs=docs)
+        report = project.run(suite, frame, run_date, parameters, docs=docs, run_name=run_name)
     log.info(
         "suite validated",
         extra={
             "suite": suite,
-            "run_date": str(run_date),
+            "run_date": run_name or str(run_date),
             "passed": report.passed,
             "rows": len(frame),
             "critical_failures": [o.expectation for o in report.critical_failures],

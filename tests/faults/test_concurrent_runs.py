@@ -103,6 +103,7 @@ def test_a_backfill_overlapping_a_daily_run_equals_one_clean_backfill(
         "--concurrency",
         "2",
         PREFECT_API_URL=prefect_api_url,
+        BAP_BACKFILL_CHUNK_DAYS="1",  # day by day: two of the backfill's days at the lock at once
     )
     daily = site.bap("run", "--date", DAY.isoformat(), PREFECT_API_URL=prefect_api_url)
     # The backfill's first two days (DAY among them) and the daily run of DAY, all at the lock.

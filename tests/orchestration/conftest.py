@@ -78,7 +78,7 @@ def webhook() -> Iterator[Webhook]:
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, str]]:
     """A real Prefect server (SQLite, own PREFECT_HOME) on a free port, started the way `bap` starts it."""
-    from flows.orchestration.local_server import ensure_local_server, local_api_url, stop_local_server
+    from flows.orchestration.local_stack import ensure_local_server, local_api_url, stop_local_server
 
     root: Path = tmp_path_factory.mktemp("prefect-server")
     settings = Settings(data_dir=str(root / "state"), log_dir=str(root / "logs"), prefect_port=free_port())

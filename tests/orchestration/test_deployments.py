@@ -18,12 +18,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
+from flows.logs import tail
 from flows.orchestration import prefect_api
 from flows.orchestration.gaps import find_gaps
-from flows.orchestration.stack import spawn, tail, terminate_tree
+from flows.orchestration.local_stack import stop_workers
 from flows.settings import Settings
 from tests.orchestration.conftest import Webhook, serve_webhook
 
@@ -121,12 +123,16 @@ def deployed(
     worker_log = tmp / "worker.log"
     since = datetime.now(UTC)
     t0 = time.monotonic()
-    worker = spawn(
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", "test-worker"],
-        env,
-        worker_log,
-        tmp,
-    )
+    with open(worker_log, "ab") as out:
+        worker = psutil.Popen(
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", "test-worker"],
+            env=env,
+            cwd=tmp,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     try:
         assert prefect_api.wait_for_worker(
             api_url, POOL, "test-worker", since=since, timeout_s=90, alive=lambda: worker.poll() is None
@@ -137,7 +143,7 @@ def deployed(
         yield Deployed(api_url, engine, lake, module_webhook, worker_log, timings)
         engine.dispose()
     finally:
-        terminate_tree(worker.pid)
+        stop_workers([worker], echo=lambda _: None)
         worker.wait()
     print("\n" + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from flows.errors import BapError
-from flows.orchestration.local_server import (
+from flows.orchestration.local_stack import (
     ensure_local_server,
     is_healthy,
     local_api_url,
@@ -29,7 +29,7 @@ from tests.orchestration.conftest import free_port
 
 ENSURE = (
     "import time; from flows.settings import Settings; "
-    "from flows.orchestration.local_server import ensure_local_server; "
+    "from flows.orchestration.local_stack import ensure_local_server; "
     "t = time.monotonic(); started = ensure_local_server(Settings()); print(started, time.monotonic() - t)"
 )
 

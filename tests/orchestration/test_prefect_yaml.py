@@ -95,6 +95,6 @@ def test_no_setting_or_secret_is_baked_into_the_deployments() -> None:
 
 
 def test_bap_up_creates_the_pools_prefect_yaml_uses() -> None:
-    from flows.orchestration.stack import work_pools_of
+    from flows.orchestration.prefect_api import work_pools_of
 
     assert work_pools_of(ROOT / "prefect.yaml") == ["bap-process"]

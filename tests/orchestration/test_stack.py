@@ -18,8 +18,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from flows.orchestration import prefect_api
-from flows.orchestration.local_server import is_healthy
-from flows.orchestration.stack import service_env
+from flows.orchestration.local_stack import is_healthy
 from flows.settings import Settings
 from tests.orchestration.conftest import free_port
 
@@ -31,14 +30,14 @@ def test_children_get_the_resolved_settings_with_absolute_paths(monkeypatch: pyt
     settings = Settings(
         data_dir="rel/data", log_dir="rel/logs", warehouse_url=SecretStr("postgresql://u:pw@db/bap"), task_runner="dask"
     )
-    env = service_env(settings, "http://127.0.0.1:4200/api")
+    env = settings.child_env("http://127.0.0.1:4200/api")
     assert env["BAP_DATA_DIR"] == str(Path("rel/data").resolve()) and Path(env["BAP_LOG_DIR"]).is_absolute()
     assert env["BAP_WAREHOUSE_URL"] == "postgresql://u:pw@db/bap", (
         "a secret reaches the child, not the Prefect database"
     )
     assert env["BAP_TASK_RUNNER"] == "dask" and env["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"
     assert "BAP_PREFECT_API_URL" not in env and "BAP_ALERT_WEBHOOK_URL" not in env
-    assert service_env(Settings(data_dir="s3://bucket/lake"), "x")["BAP_DATA_DIR"] == "s3://bucket/lake"
+    assert Settings(data_dir="s3://bucket/lake").child_env("x")["BAP_DATA_DIR"] == "s3://bucket/lake"
 
 
 class Bap:
@@ -163,9 +162,11 @@ def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path, wa
 @pytest.mark.prefect_server
 @pytest.mark.slow
 def test_sigterm_stops_bap_up_and_a_server_it_did_not_start_keeps_running(
-    prefect_server: tuple[Settings, str], tmp_path: Path, warehouse_url: str
+    prefect_api: None, tmp_path: Path, warehouse_url: str
 ) -> None:
-    _, api_url = prefect_server
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = str(PREFECT_API_URL.value())  # the suite's shared server: running before bap up, not its own
     up = Bap(_env(tmp_path, warehouse_url, PREFECT_API_URL=api_url), "up", "--no-dashboard")
     up.wait_for("Press Ctrl-C", timeout_s=180)
     procs = up.everything_started(tmp_path / "data")

@@ -69,9 +69,9 @@ def _daily_runs_of(day: date) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.sorting import FlowRunSort
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_ASC, limit=200)
-    return [r.state_name for r in runs if str(r.parameters.get("run_date")) == day.isoformat()]
+    with get_client(sync_client=True) as client:  # the newest 200 of the shared server, then oldest first
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=200)
+    return [r.state_name for r in reversed(runs) if str(r.parameters.get("run_date")) == day.isoformat()]
 
 
 def test_the_demo_loads_every_day_with_defects_and_fixes_the_blocked_one(small_demo: Settings) -> None:

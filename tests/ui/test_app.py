@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from flows.settings import Settings
 from tests.ui.conftest import figure
+from ui import cards
 from ui.app import (
     OUTPUT_NAMES,
     QUALITY_OUTPUT_NAMES,
@@ -84,8 +85,8 @@ def test_page_load_follows_the_preset_to_the_last_loaded_day(dashboard: Dashboar
     assert out(result, "channel")["choices"] == [ALL, "Credit Card", "Debit Card", "UPI", "Net Banking"]
     assert "Data as of <b>10 Jan 2024</b>" in out(result, "header")
     assert figure(out(result, "trend_revenue")).layout.title.text.startswith("Revenue per day by channel")
-    assert len(out(result, "daily_table")["value"]["data"]) == 10 and out(result, "daily_note") == ""
-    assert Path(out(result, "csv")["value"]).read_text().startswith("date,transactions,failed")
+    assert len(out(result, "daily_table")["data"]) == 10 and out(result, "daily_note") == ""
+    assert Path(out(result, "csv")).read_text().startswith("date,transactions,failed")
 
 
 def test_changing_the_channel_changes_kpis_and_charts(dashboard: Dashboard) -> None:
@@ -95,7 +96,7 @@ def test_changing_the_channel_changes_kpis_and_charts(dashboard: Dashboard) -> N
     assert 'data-kpi="txn_count" data-value="6"' in out(after, "kpis")
     assert figure(out(after, "compare_failure_rate")).layout.title.text.startswith("Failure rate by region · UPI")
     assert figure(out(after, "trend_failure_rate")).layout.title.text.startswith("Failure rate per day by region")
-    assert out(after, "preset")["value"] == "Custom"  # 6-10 January is no preset's period
+    assert out(after, "preset") == "Custom"  # 6-10 January is no preset's period
 
 
 def test_the_cascade_narrows_and_a_parent_change_resets_impossible_children(dashboard: Dashboard) -> None:
@@ -115,12 +116,12 @@ def test_a_selection_without_rows_shows_the_no_data_state(dashboard: Dashboard) 
     assert 'data-empty="true"' in out(result, "kpis")
     for name in ("trend_revenue", "compare_failure_rate"):
         assert "No data for this selection" in figure(out(result, name)).layout.annotations[0].text
-    assert out(result, "csv")["value"] is None and out(result, "csv")["interactive"] is False
+    assert out(result, "csv") is None  # nothing to download
 
 
 def test_dates_are_swapped_or_rejected_rather_than_trusted(dashboard: Dashboard) -> None:
     swapped = dashboard.on_filters("Custom", "2024-01-10", "2024-01-06", ALL, ALL, ALL, ALL, ALL)
-    assert out(swapped, "start")["value"] == "2024-01-06" and "swapped" in out(swapped, "selection")
+    assert out(swapped, "start") == "2024-01-06" and "swapped" in out(swapped, "selection")
     crafted = dashboard.on_filters(
         "Custom", "2024-01-06'; DROP TABLE load_audit; --", "2024-01-10", ALL, ALL, ALL, ALL, ALL
     )
@@ -363,7 +364,7 @@ def test_an_unreachable_warehouse_is_one_clear_message(dashboard: Dashboard, mon
 
 def test_an_empty_table_says_so_in_words_never_with_placeholder_headers(dashboard: Dashboard) -> None:
     result = dashboard.on_filters("Custom", "2024-01-06", "2024-01-10", "South", ALL, ALL, "Debit Card", ALL)
-    assert out(result, "daily_table")["visible"] is False
+    assert out(result, "daily_table") == {"headers": list(cards.DAILY_COLUMNS), "data": []}  # real headers, no rows
     assert "No days with data in this selection." in out(result, "daily_note")
     quality = dict(
         zip(QUALITY_OUTPUT_NAMES, dashboard.on_quality("Custom", "2024-01-01", "2024-01-10", None), strict=True)
@@ -440,8 +441,37 @@ def test_an_uninitialised_warehouse_is_said_and_left_untouched(warehouse_url: st
 
 
 def test_a_closed_daily_table_is_not_sent_with_each_change(dashboard: Dashboard) -> None:
-    args = ("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, ALL, ALL)
+    args = ("Last 30 days", "2023-12-12", "2024-01-10", ALL, ALL, ALL, ALL, ALL, "transaction")
     closed = dashboard.on_filters(*args, False)
-    assert out(closed, "daily_table") == {"__type__": "update"} == out(closed, "daily_note")  # left as is
+    assert out(closed, "daily_table")["data"] == [] and out(closed, "daily_note") == ""  # no rows sent
     table, note, is_open = dashboard.on_daily(*args, False)
-    assert len(table["value"]["data"]) == 10 and note == "" and is_open is True
+    assert len(table["data"]) == 10 and note == "" and is_open is True
+
+
+def test_a_filter_change_returns_plain_values_except_the_cascading_dropdowns(dashboard: Dashboard) -> None:
+    """Gradio rebuilds a component for every update dict (gr.skip() included): a filter change
+    sends updates only for the state and city dropdowns, whose choices follow the region; the
+    page load also refreshes every dropdown's choices."""
+    args = ("Last 30 days", "2023-12-12", "2024-01-10", "West", ALL, ALL, ALL, ALL, "transaction")
+    changed = dashboard.on_filters(*args, False)
+    updates = [name for name, value in zip(OUTPUT_NAMES, changed, strict=True) if isinstance(value, dict)]
+    assert updates == ["state", "city", "daily_table"]  # the table's value is a plain {"headers", "data"}
+    assert "__type__" not in out(changed, "daily_table")
+    loaded = dashboard.on_load(*args, False)
+    assert all(out(loaded, name)["__type__"] == "update" for name in ("preset", "region", "channel", "segment"))
+    assert out(loaded, "kpis") is out(changed, "kpis")  # one render serves both
+
+
+def test_the_segment_radio_is_part_of_the_selection_and_of_the_render_cache_key(dashboard: Dashboard) -> None:
+    args = ("Custom", "2024-01-06", "2024-01-10", ALL, ALL, "Pune", "UPI", ALL)
+    then, now = dashboard.select(*args, "transaction"), dashboard.select(*args, "current")
+    assert (then.filters.segment_as, now.filters.segment_as) == ("transaction", "current")
+    assert dashboard.select(*args).filters.segment_as == "transaction"  # API clients that do not send it
+    assert dashboard.select(*args, "<crafted>").filters.segment_as == "transaction"
+    assert then.key() != now.key()
+    misses = dashboard.render_misses
+    shown_then, shown_now = dashboard.on_filters(*args, "transaction"), dashboard.on_filters(*args, "current")
+    assert dashboard.render_misses == misses + 2  # two views, rendered once each
+    assert "by current segment" in figure(out(shown_now, "trend_revenue")).layout.title.text
+    assert "by segment at transaction time" in figure(out(shown_then, "trend_revenue")).layout.title.text
+    assert out(shown_now, "segment_as") == "current"

@@ -51,6 +51,18 @@ def served(module_warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) 
     from ui.app import serve
 
     build_warehouse(module_warehouse_url, facts=45_000, days=120, last_day=LAST_DAY, with_quality=True)
+    writer = sa.create_engine(module_warehouse_url, poolclass=sa.pool.NullPool)
+    with writer.begin() as conn:  # the last file carried late records and corrections of the day before
+        conn.exec_driver_sql(
+            "UPDATE load_audit SET rows_received = rows_loaded + 7, rows_loaded = rows_loaded + 5,"
+            " rows_loaded_earlier = 5, rows_corrections = 2, rows_quarantined = 1, duplicates_dropped = 1"
+            " WHERE run_date = %(d)s",
+            {"d": LAST_DAY},
+        )
+        conn.exec_driver_sql(
+            "UPDATE load_audit SET changed_by = %(d)s, changed_at = now() WHERE run_date = %(d)s - 1", {"d": LAST_DAY}
+        )
+    writer.dispose()
     root = tmp_path_factory.mktemp("dash")
     docs = root / "data_docs"
     docs.mkdir()
@@ -136,6 +148,15 @@ def test_dashboard_in_a_real_browser(browser: Any, served: tuple[Any, str]) -> N
     assert_kpis_match(page_kpis(page), expected)
     assert page.input_value("#f-start input") == f"{start:%Y-%m-%d}"
     assert "31 Mar 2024" in page.text_content("[data-testid=data-as-of]")
+    # The freshness panel: the last file's accounting opens into a table of the latest files.
+    accounting = page.locator("[data-testid=file-accounting]")
+    assert "5 into earlier days · 2 corrections" in accounting.text_content()
+    accounting.locator("summary").click()
+    row = accounting.locator("tr[data-file='2024-03-31']")
+    row.wait_for()
+    assert row.get_attribute("data-balanced") == "true" and row.get_attribute("data-rows-loaded-earlier") == "5"
+    assert "30 Mar changed by the file of 31 Mar" in page.text_content("[data-testid=changed-by]")
+    accounting.locator("summary").click()
     page.wait_for_selector("#chart-trend-revenue .gtitle")
     assert chart_title(page, "chart-trend-revenue").startswith("Revenue per day by channel")
     assert chart_title(page, "chart-compare-failure").startswith("Failure rate by channel")

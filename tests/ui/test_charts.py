@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -230,6 +230,53 @@ def test_header_escapes_what_the_warehouse_says() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Data as of <b>09 Jan 2024</b>" in html and 'href="/data-docs/"' in html
     assert "bap-dot bad" in html
+
+
+def test_freshness_panel_shows_each_files_accounting_and_the_day_a_later_file_changed() -> None:
+    from ui.view import FileAccounting, Freshness
+
+    may2 = FileAccounting(
+        run_date=date(2024, 5, 2),
+        rows_received=1_007,
+        rows_loaded=1_005,
+        rows_loaded_earlier=2,
+        rows_corrections=3,
+        rows_quarantined=1,
+        duplicates_dropped=1,
+    )
+    may1 = FileAccounting(
+        run_date=date(2024, 5, 1),
+        rows_received=1_000,
+        rows_loaded=997,
+        rows_superseded=3,
+        changed_by=date(2024, 5, 2),
+        changed_at=datetime(2024, 5, 3, 2, tzinfo=UTC),
+    )
+    odd = FileAccounting(run_date=date(2024, 4, 30), rows_received=12, rows_loaded=10)  # two records unaccounted
+    fresh = Freshness(last_loaded_day=date(2024, 5, 2), last_run_status="loaded", files=(may2, may1, odd))
+    html = cards.header_html(fresh, data_docs_url=None, data_docs_ready=False)
+    assert 'data-testid="file-accounting"' in html and "Last file <b>02 May</b>: 1,007 received" in html
+    row = html.split('data-file="2024-05-02"')[1].split("</tr>")[0]
+    for attr, value in (
+        ("rows-received", 1007),
+        ("loaded-own-day", 1003),
+        ("rows-loaded-earlier", 2),
+        ("rows-corrections", 3),
+        ("rows-superseded", 0),
+        ("rows-quarantined", 1),
+        ("duplicates-dropped", 1),
+    ):
+        assert f'data-{attr}="{value}"' in row
+    assert 'data-balanced="true"' in row
+    assert cards.accounting_text(may2) == (
+        "1,007 received = 1,003 into 02 May + 2 into earlier days (late records and corrections)"
+        " + 0 superseded by a later file + 1 quarantined + 1 duplicates; 3 corrections (any day)"
+    )
+    assert 'data-changed-by="2024-05-02"' in html and "<b>01 May</b> changed by the file of <b>02 May</b>" in html
+    assert 'data-file="2024-04-30"' in html and "does not add up" in cards.accounting_text(odd)
+    # nothing loaded yet: no accounting, no change
+    empty = cards.header_html(Freshness(), data_docs_url=None, data_docs_ready=False)
+    assert "file-accounting" not in empty and "changed-by" not in empty
 
 
 def test_every_figure_is_a_valid_plotly_figure() -> None:

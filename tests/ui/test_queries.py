@@ -15,6 +15,7 @@ from tests.ui.conftest import Fact, add_day
 from ui.queries import DashboardQueries, open_reader
 from ui.view import (
     City,
+    DashboardView,
     Filters,
     Geography,
     build_view,
@@ -285,6 +286,83 @@ def test_freshness_names_the_last_loaded_day_and_run(queries: DashboardQueries) 
     assert fresh.last_loaded_at == datetime(2024, 1, 11, 2, 30, tzinfo=UTC)
     assert fresh.last_run_status == "loaded"
     assert queries.bounds() == (JAN(1), JAN(10))
+
+
+def test_freshness_shows_each_files_exact_accounting(engine: sa.Engine, warehouse_url: str) -> None:
+    """Through the real load: the file of 2 May re-sends three transactions of 1 May (corrections),
+    carries two late records of 1 May, one quarantined record and one duplicate."""
+    from tests.warehouse.conftest import Txn, at, file_day, load
+
+    may1, may2 = date(2024, 5, 1), date(2024, 5, 2)
+    load(engine, file_day(may1, [Txn(f"A-{i:03d}", at(may1, i % 24)) for i in range(100)]))
+    own = [Txn(f"B-{i:03d}", at(may2, i % 24)) for i in range(100)]
+    resent = [Txn(f"A-{i:03d}", at(may2, 9), status="FAILED") for i in (1, 2, 3)]
+    late = [Txn("LATE-1", at(may1, 23)), Txn("LATE-2", at(may1, 22))]
+    load(engine, file_day(may2, own + resent + late, quarantined=1, duplicates=1))
+
+    access = open_reader(warehouse_url)
+    q = DashboardQueries(access.engine, ttl_s=600)
+    fresh = q.freshness()
+    access.engine.dispose()
+    second, first = fresh.files
+    assert (second.run_date, first.run_date) == (may2, may1)
+    # 107 received = 103 into 2 May + 2 into 1 May + 0 superseded + 1 quarantined + 1 duplicate
+    assert (second.rows_received, second.loaded_own_day, second.rows_loaded_earlier) == (107, 103, 2)
+    assert (second.rows_corrections, second.rows_superseded) == (3, 0)
+    assert (second.rows_quarantined, second.duplicates_dropped) == (1, 1)
+    # 1 May's file: three of its versions superseded by the file of 2 May, which changed its day
+    assert (first.rows_received, first.rows_loaded, first.rows_superseded) == (100, 97, 3)
+    assert first.changed_by == may2 and second.changed_by is None
+    assert second.balanced and first.balanced
+
+
+def test_segment_at_transaction_time_or_current_is_a_choice(engine: sa.Engine, warehouse_url: str) -> None:
+    """C1 was Retail in May (two transactions) and is Premium since June (one); C2 stays SME."""
+    import pyarrow as pa
+
+    from flows.warehouse.customers import load_customers
+    from tests.warehouse.conftest import Txn, at, file_day, load
+
+    def feed(c1_segment: str) -> pa.Table:
+        return pa.table(
+            {
+                "customer_id": ["C1", "C2"],
+                "customer_name": ["Asha Rao", "Ravi Iyer"],
+                "segment": [c1_segment, "SME"],
+                "signup_date": ["2020-01-01", "2020-01-01"],
+            }
+        )
+
+    may, june = date(2024, 5, 1), date(2024, 6, 1)
+    load_customers(engine, feed("Retail"), may)
+    load(engine, file_day(may, [Txn("A1", at(may), customer_id="C1"), Txn("A2", at(may, 13), customer_id="C1")]))
+    load_customers(engine, feed("Premium"), june)
+    load(engine, file_day(june, [Txn("B1", at(june), customer_id="C1"), Txn("B2", at(june), customer_id="C2")]))
+
+    access = open_reader(warehouse_url)
+    q = DashboardQueries(access.engine, ttl_s=600)
+    then = Filters(may, june)
+    now = replace(then, segment_as="current")
+
+    def counts(view: DashboardView) -> dict[str, int]:
+        return dict(zip(view.comparison["item"], view.comparison["txn_count"].astype(int), strict=True))
+
+    # broken down by segment: C1's May transactions count as Retail in one view, as Premium in the other
+    assert comparison_dimension(replace(then, city="Mumbai", channel="Credit Card")) == "segment"
+    by_then = q.view(replace(then, city="Mumbai", channel="Credit Card"))
+    by_now = q.view(replace(now, city="Mumbai", channel="Credit Card"))
+    assert counts(by_then) == {"Retail": 2, "Premium": 1, "SME": 1}
+    assert counts(by_now) == {"Premium": 3, "SME": 1}
+    assert (by_then.source, by_now.source) == ("agg_daily_city", "fact_transactions")
+    # filtered by segment
+    assert q.view(replace(then, segment="Premium")).kpis.current.txn_count == 1
+    assert q.view(replace(now, segment="Premium")).kpis.current.txn_count == 3
+    assert q.view(replace(now, segment="Retail")).kpis.current.txn_count == 0
+    # without a segment filter or breakdown both views are the same, from the rollups
+    plain_now = q.view(now)
+    assert plain_now.kpis.current.txn_count == q.view(then).kpis.current.txn_count == 4
+    assert plain_now.source == "agg_daily_region"
+    access.engine.dispose()
 
 
 def test_quality_tab_without_history_degrades_gracefully(queries: DashboardQueries) -> None:
