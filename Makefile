@@ -13,7 +13,7 @@ demo: setup
 # workers share, instead of one per worker). Not --dist loadgroup: with pytest 9 it no
 # longer groups (xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads).
 test: check
-	.venv/bin/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder
+	.venv/bin/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
 
 # What CI checks before a test runs: lint, formatting, types (strict on flows/ and ui/).
 check: setup-dev
