@@ -46,8 +46,10 @@ def _one_day(rows: int, data_dir: str, warehouse_url: str, validate: bool) -> di
     t3 = time.perf_counter()
     from datetime import datetime
 
-    steps.load(settings, raw, clean, flow_run_id=None, started_at=datetime.now(UTC))
+    loaded, _ = steps.load(settings, raw, clean, flow_run_id=None, started_at=datetime.now(UTC))
     marks["load_seconds"] = time.perf_counter() - t3
+    if loaded.unchanged:  # a day the warehouse already holds replaces nothing: that is not a load
+        raise RuntimeError("the end-to-end day found its warehouse already loaded: give each run a fresh database")
     marks["e2e_seconds"] = time.perf_counter() - t0
     marks["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     marks["rows"] = clean.processed.num_rows

@@ -311,13 +311,15 @@ def _submit_days(
     """One task run per chunk of days (named by its days), at most `concurrency` at once; each day
     reports as its own task run, day-YYYY-MM-DD, inside its chunk's."""
     logger = get_run_logger()
-    limit = max(1, concurrency or settings.backfill_concurrency)
+    chunks = steps.chunks_of(settings, todo)
+    limit = steps.chunks_at_once(settings, max(map(len, chunks), default=1), concurrency)
+    logger.info("backfill: %d chunks of days, %d at once (BAP_BACKFILL_ROWS_IN_FLIGHT caps it)", len(chunks), limit)
     run_id = _run_id()
     runner = _retrying(chunk_task, settings)
     submitted: list[tuple[list[date], PrefectFuture[list[dict[str, Any]]]]] = []
     in_flight: list[PrefectFuture[list[dict[str, Any]]]] = []
     done = 0
-    for chunk in steps.chunks_of(settings, todo):
+    for chunk in chunks:
         if len(in_flight) >= limit:
             finished = next(as_completed(in_flight))
             in_flight.remove(finished)

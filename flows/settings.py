@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Most rows (transactions_per_day x days) in a backfill chunk: big days run one by one.",
     )
+    backfill_rows_in_flight: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="Most rows a backfill processes at once (a 1M-row day in flight takes ~1.3 GiB): caps the concurrency.",
+    )
     prefect_api_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("BAP_PREFECT_API_URL", "PREFECT_API_URL"),

@@ -486,6 +486,14 @@ def chunks_of(settings: Settings, days: list[date]) -> list[list[date]]:
     return [days[i : i + size] for i in range(0, len(days), size)]
 
 
+def chunks_at_once(settings: Settings, chunk_days: int, concurrency: int | None = None) -> int:
+    """How many chunks of `chunk_days` days a backfill runs at once: the concurrency asked for, capped
+    so that the rows in flight stay within `backfill_rows_in_flight` (memory grows with them)."""
+    asked = max(1, concurrency or settings.backfill_concurrency)
+    rows_per_chunk = max(1, settings.transactions_per_day * chunk_days)
+    return max(1, min(asked, settings.backfill_rows_in_flight // rows_per_chunk))
+
+
 def status_rows(settings: Settings, start: date, end: date) -> list[dict[str, Any]]:
     """load_audit of the file days in [start, end]: the accounting of what the warehouse holds."""
     from flows.warehouse.sql import sql
@@ -501,6 +509,7 @@ __all__ = [
     "DayRun",
     "StepRunner",
     "call_step",
+    "chunks_at_once",
     "chunks_of",
     "gate",
     "validate_processed",

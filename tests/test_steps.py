@@ -8,7 +8,7 @@ a re-run without --input replays what arrived; a bad landing keeps the last good
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -279,3 +279,26 @@ def test_a_range_applies_the_customer_feed_of_its_first_day_and_of_every_month_i
     from flows.steps import feed_days
 
     assert feed_days(first, last) == expected
+
+
+@pytest.mark.parametrize(
+    ("rows_a_day", "asked", "expected"),
+    [
+        (500, None, 4),  # small days: chunks of 30 days, the default concurrency of 4
+        (1_000_000, None, 2),  # a million-row day takes ~1.3 GiB in flight: two at a time
+        (1_000_000, 8, 2),  # an explicit concurrency is capped the same way
+        (5_000_000, None, 1),  # a day bigger than the budget still runs, alone
+    ],
+)
+def test_a_backfill_keeps_the_rows_in_flight_within_its_budget(
+    rows_a_day: int, asked: int | None, expected: int
+) -> None:
+    from flows.steps import chunks_at_once, chunks_of
+
+    settings = Settings(transactions_per_day=rows_a_day, data_dir="unused", warehouse_url="postgresql://unused/x")
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(100)]
+    chunk = max(map(len, chunks_of(settings, days)))
+    assert chunks_at_once(settings, chunk, asked) == expected
+    assert chunks_at_once(settings, chunk, asked) * chunk * rows_a_day <= max(
+        settings.backfill_rows_in_flight, rows_a_day
+    )
