@@ -75,10 +75,13 @@ class Bap:
             procs.append(psutil.Process(int(pid_file.read_text())))
         return procs + postgres_for(data_dir / "warehouse" / "pgdata")
 
-    def stop(self, sig: signal.Signals, timeout_s: float = 90) -> int:
+    def stop(self, sig: signal.Signals, timeout_s: float = 180) -> int:
         os.killpg(self.proc.pid, sig)  # Ctrl-C reaches the terminal's foreground group: bap alone
         try:
             return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:  # say which step of the shutdown it was in, and what still ran
+            tree = [" ".join(p.cmdline()[:6]) for p in psutil.Process(self.proc.pid).children(recursive=True)]
+            raise AssertionError(f"not stopped after {timeout_s} s; children {tree}:\n{self.output}") from None
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
