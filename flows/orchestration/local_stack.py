@@ -1,12 +1,9 @@
 """The local stack: this state folder's Prefect server, by Prefect's own `prefect server start --background`
-and `stop`, and `bap up` on it: a worker per work pool and the dashboard, until Ctrl-C.
-
-The server's PREFECT_HOME is <state>/prefect: it (`server.pid`, its SQLite database) belongs to the state
-folder, and a server on the port that is not this folder's is never used silently. Commands find it with
-one GET /api/health (`prefect server status` costs two seconds of Prefect import; none here). A worker runs
-in a session of its own: a Ctrl-C reaches `bap` alone, which stops the worker's process tree (its flow
-runs), the dashboard, then the server if it started it. No supervisor library: supervisord and circus add
-a daemon and a config file, honcho a Procfile, none knows Prefect's background server; psutil does it.
+and `stop` (PREFECT_HOME=<state>/prefect: a server on the port that is not this folder's is never used
+silently; found by one GET /api/health, not `prefect server status` and its two seconds of imports), and
+`bap up` on it: a worker per work pool, in a session of its own, and the dashboard. A Ctrl-C reaches `bap`
+alone, which stops the worker's process tree, the dashboard, then the server if it started it. No
+supervisor library: supervisord and circus add a daemon and a config file, honcho a Procfile.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
@@ -138,16 +136,22 @@ def local_server(settings: Settings, *, echo: Callable[[str], None] = _stderr) -
         yield url
     finally:
         if started:
-            ignore_signals()
-            stop_local_server(settings, echo=echo, note=" (this command started it)")
+            with signals_ignored():
+                stop_local_server(settings, echo=echo, note=" (this command started it)")
         else:
             echo(f"Left running the Prefect server at {url.removesuffix('/api')}: it was running before this command.")
 
 
-def ignore_signals() -> None:
-    """From now on Ctrl-C, SIGTERM and SIGHUP are ignored: a second Ctrl-C must not cut a shutdown short."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ctrl-C, SIGTERM, SIGHUP ignored while stopping, then restored (children would inherit an ignored SIGINT)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if main}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def stop_workers(workers: list[psutil.Popen], echo: Callable[[str], None] = print, timeout_s: float = 10.0) -> None:
@@ -206,5 +210,5 @@ def up(
     except KeyboardInterrupt:
         echo("\nStopping ...")
     finally:
-        ignore_signals()
-        started.close()
+        with signals_ignored():
+            started.close()

@@ -153,3 +153,16 @@ def test_a_server_that_cannot_start_fails_clearly_and_leaves_nothing(
     assert "\n" not in str(error.value)
     assert _servers_on(settings.prefect_port) == []
     assert not (server_home(settings) / "server.pid").exists()
+
+
+def test_a_shutdown_ignores_ctrl_c_and_then_gives_it_back() -> None:
+    """Ignored only while stopping: a SIGINT left ignored would be inherited by every process started
+    later, and a `bap` started after it would not stop on Ctrl-C."""
+    import signal
+
+    from flows.orchestration.local_stack import signals_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with signals_ignored():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is before
