@@ -40,6 +40,11 @@ def test_children_get_the_resolved_settings_with_absolute_paths(monkeypatch: pyt
     assert Settings(data_dir="s3://bucket/lake").child_env("x")["BAP_DATA_DIR"] == "s3://bucket/lake"
 
 
+def _terminal_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class Bap:
     """A long-running `bap` command in a session of its own, like a terminal's foreground job."""
 
@@ -52,6 +57,7 @@ class Bap:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_terminal_signals,  # a CI job run in the background ignores SIGINT: a terminal's does not
         )
         self.lines: list[str] = []
         threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
