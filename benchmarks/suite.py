@@ -23,6 +23,8 @@ from flows.settings import Settings
 
 TARGETS = {
     "load_vs_copy_indexed": (">=", 0.9, "load rate vs COPY into the indexed fact table (floor 0.6)"),
+    "load_new_ids_vs_copy": (">=", 0.8, "first load of a new day (ids all new, full lateness window) vs COPY"),
+    "load_late_corrections_vs_copy": (">=", 0.5, "a day with 5% late records and 1% corrections vs COPY"),
     "load_vs_to_sql": (">=", 8.0, "load rate vs pandas.to_sql + upsert"),
     "reload_vs_load": (">=", 1.0, "re-load rate vs first load"),
     "e2e_vs_copy": ("<=", 4.0, "end-to-end time vs raw COPY of the same rows"),

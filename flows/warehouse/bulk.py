@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg2
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg2 import sql as pgsql
 
@@ -91,6 +92,41 @@ def copy_table(cursor: Cursor, table: pa.Table, target: str, columns: tuple[str,
 
 
 def _render(part: pa.Table) -> bytes:
+    """A slice as CSV, as short as PostgreSQL reads it back the same: whole-second timestamps
+    without the microseconds, strings unquoted when none is empty (unquoted, it would read as
+    NULL) and Arrow finds no delimiter, quote or line break in them (else the slice is quoted).
+    About a tenth fewer bytes for the COPY to parse; slices are independent rows, so one quoted
+    slice among unquoted ones reads the same."""
+    part = _whole_seconds(part)
+    if not _has_empty_string(part):
+        try:
+            return _write_csv(part, "none")
+        except pa.ArrowInvalid:  # a value needs quotes
+            pass
+    return _write_csv(part, "needed")
+
+
+def _write_csv(part: pa.Table, quoting: str) -> bytes:
     sink = io.BytesIO()
-    pacsv.write_csv(part, sink, write_options=pacsv.WriteOptions(include_header=False, batch_size=65_536))
+    options = pacsv.WriteOptions(include_header=False, batch_size=65_536, quoting_style=quoting)
+    pacsv.write_csv(part, sink, write_options=options)
     return sink.getvalue()
+
+
+def _whole_seconds(part: pa.Table) -> pa.Table:
+    for i, field in enumerate(part.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is None and field.type.unit != "s":
+            try:  # a safe cast: refused when a value has a fraction of a second
+                part = part.set_column(i, field.name, part.column(i).cast(pa.timestamp("s")))
+            except pa.ArrowInvalid:
+                pass
+    return part
+
+
+def _has_empty_string(part: pa.Table) -> bool:
+    for column in part.itercolumns():
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            shortest = pc.min(pc.binary_length(column)).as_py()
+            if shortest == 0:
+                return True
+    return False

@@ -41,7 +41,9 @@ def embedded_url(pgdata: Path) -> str:
         ) from exc
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server = get_server(pgdata, cleanup_mode="stop")
+        server = get_server(pgdata, cleanup_mode="stop", start=False)
+        _configure(server, pgdata)
+        server.start()
     except Exception as exc:
         raise WarehouseUnavailable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
@@ -54,6 +56,30 @@ def embedded_url(pgdata: Path) -> str:
     admin_uri = server.get_uri(driver="psycopg2")
     _ensure_database(admin_uri)
     return server.get_uri(database=_DATABASE, driver="psycopg2")
+
+
+# The embedded warehouse never streams or archives its WAL: with wal_level = minimal, rows written into
+# a table created or truncated in the same transaction skip the WAL (PostgreSQL syncs the table at
+# commit instead). A day's load writes its partition that way (flows/warehouse/phases.py: a fresh
+# partition, or an emptied one renewed), so its COPY writes its rows once instead of twice.
+SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
+_SETTINGS_MARK = "# bap: the embedded warehouse's settings"
+
+
+def _configure(server: PostgresServer, pgdata: Path) -> None:
+    """Initialise the data folder (pgserver's initdb) and add SERVER_SETTINGS to its
+    postgresql.conf once, before the server starts. A server already running (started by another
+    process, or by an older release) takes them at its next start. A file lock beside the folder
+    serialises the processes that start at once."""
+    from filelock import FileLock
+
+    with FileLock(str(pgdata.parent / f".{pgdata.name}.configure.lock")):
+        server.ensure_pgdata_inited()
+        conf = pgdata / "postgresql.conf"
+        text = conf.read_text()
+        if _SETTINGS_MARK not in text:
+            lines = "".join(f"{name} = {value}\n" for name, value in SERVER_SETTINGS.items())
+            conf.write_text(f"{text.rstrip()}\n\n{_SETTINGS_MARK}\n{lines}")
 
 
 def _forget_dead_users(server: PostgresServer) -> None:

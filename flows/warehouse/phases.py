@@ -111,6 +111,8 @@ def contested_mask(cursor: Cursor, day: date, window_days: int, ids: pa.ChunkedA
     versions, or when ids do not compare in byte order (Arrow's order) in this database."""
     if reloaded or not fetch(cursor, "load/ids_bytewise.sql")[0][0]:
         return pa.array(np.ones(len(ids), dtype=bool))
+    if len(ids) == 0:
+        return pa.array([], pa.bool_())
     bounds = window_bounds(day, window_days)
     span = [key_date(bounds["fact_lo"]) + timedelta(days=d) for d in range(2 * window_days + 1)]
     ranges = fetch(cursor, "load/superseded_id_range.sql", bounds)
@@ -118,8 +120,9 @@ def contested_mask(cursor: Cursor, day: date, window_days: int, ids: pa.ChunkedA
         if exists:
             ranges += fetch(cursor, "load/day_id_range.sql", {"date_key": key})
     mask = pa.array(np.zeros(len(ids), dtype=bool))
+    file_range = pc.min_max(ids).as_py()
     for lo, hi in ranges:
-        if lo is not None:
+        if lo is not None and lo <= file_range["max"] and file_range["min"] <= hi:  # else no id can be inside
             inside = pc.and_(pc.greater_equal(ids, lo), pc.less_equal(ids, hi))
             mask = pc.or_(mask, inside)
     return mask
@@ -144,6 +147,8 @@ def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int
     day, own_key = clean.run_date, date_key(clean.run_date)
     keyed = keyed_records(clean, dims)
     reloaded = bool(fetch(cursor, "load/was_loaded.sql", {"file_date": day})[0][0])
+    # Before the identity probes: the dead rows of a day taken out would slow its id-range probe.
+    renewed = not reloaded and renew_if_empty(cursor, own_key)
     contested = contested_mask(cursor, day, window_days, keyed.column("transaction_id"), reloaded)
     run(cursor, "load/stage_incoming.sql")
     clear = keyed.filter(pc.invert(contested))
@@ -154,7 +159,6 @@ def stage(cursor: Cursor, clean: CleanResult, dims: Dimensions, window_days: int
     fresh = ensure_partitions(cursor, sorted({*days, *([own_key] if has_own else [])}), own_key)
     part = f"fact_transactions_d{own_key}" if has_own else "fact_transactions"
     if own.num_rows:
-        renewed = not fresh and not reloaded and renew_if_empty(cursor, part)
         copy_table(cursor, own, part, FACT_COLUMNS, freeze=fresh or renewed)
     if late.num_rows:
         copy_table(cursor, late, "_clear", FACT_COLUMNS)
@@ -193,10 +197,13 @@ def reconcile(cursor: Cursor, day: date, window_days: int, staged: Staged) -> li
     return sorted({*days, *staged.clear_days})
 
 
-def renew_if_empty(cursor: Cursor, part: str) -> bool:
+def renew_if_empty(cursor: Cursor, key: int) -> bool:
     """Truncate the file day's existing partition when it holds no fact (a day taken out by an
     empty file, then loaded again): the day's rows then go into a new heap and index, frozen,
     instead of past the dead rows of its last load. Returns whether it did."""
+    if not fetch(cursor, "load/ensure_partitions.sql", {"date_keys": [key]})[0][1]:
+        return False  # no partition yet
+    part = f"fact_transactions_d{key}"
     run(cursor, "load/partition_is_empty.sql", part=part)
     if not cursor.fetchall()[0][0]:
         return False

@@ -36,15 +36,7 @@ from sqlalchemy.engine import make_url
 from flows.generate import GeneratorConfig, generate_transactions, to_csv_bytes
 from flows.settings import Settings, get_settings
 from flows.warehouse.load import date_key, fact_checksum
-
-# The loader process of the crash tests: one day end to end, exactly as a backfill task runs it.
-LOADER = (
-    "import sys\n"
-    "from datetime import date\n"
-    "from flows import steps\n"
-    "from flows.settings import get_settings\n"
-    "steps.run_day(get_settings(), date.fromisoformat(sys.argv[1]), input_path=sys.argv[2] if len(sys.argv) > 2 else None)\n"
-)
+from tests.faults.forked import ForkedLoader
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,7 +311,7 @@ class Site:
     url: str
     settings: Settings
     env: dict[str, str]
-    spawned: list[subprocess.Popen] = field(default_factory=list)
+    spawned: list[subprocess.Popen | ForkedLoader] = field(default_factory=list)
 
     @property
     def lake(self):
@@ -344,12 +336,17 @@ class Site:
         """A failed test may leave a process blocked or stopped: end it (and only it, by its group)."""
         for proc in self.spawned:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:  # a forked loader not yet in a session of its own
+                    os.kill(proc.pid, signal.SIGKILL)
                 proc.communicate()
 
-    def spawn_loader(self, day: date, input_path: Path | None = None, **env: str) -> subprocess.Popen:
-        args = [sys.executable, "-c", LOADER, day.isoformat()] + ([str(input_path)] if input_path else [])
-        return self.spawn(args, **env)
+    def spawn_loader(self, day: date, input_path: Path | None = None, **env: str) -> ForkedLoader:
+        """A process running the day end to end, as a backfill task runs it (see tests/faults/forked.py)."""
+        loader = ForkedLoader({**self.env, **env}, self.root, day, input_path)
+        self.spawned.append(loader)
+        return loader
 
     def bap(self, *args: str, **env: str) -> subprocess.Popen:
         """The `bap` command of this environment (its console script, as a user runs it)."""
