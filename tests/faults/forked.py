@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 _SERVER = multiprocessing.get_context("forkserver")
-_SERVER.set_forkserver_preload(["flows.steps", "flows.quality.gx_project", "tests.faults.forked"])
+_SERVER.set_forkserver_preload(["great_expectations", "flows.steps", "flows.quality.gx_project", "tests.faults.forked"])
 _serial = itertools.count()
 
 
