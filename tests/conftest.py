@@ -271,3 +271,27 @@ def write_csv(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] |
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def settled_task_runs(
+    flow_run_id: Any, names: tuple[str, ...] = (), *, client: Any = None, timeout_s: float = 60.0
+) -> list[Any]:
+    """The task runs of a flow run once the API has caught up with them.
+
+    Prefect 3 records task runs from its event stream, after the flow has already returned (a CI run
+    read a finished backfill's day task as RUNNING): poll until every task run named in `names` is
+    there and none is still pending or running, as the Prefect UI eventually shows them.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(str(flow_run_id))]))
+    with contextlib.nullcontext(client) if client is not None else get_client(sync_client=True) as api:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            runs = list(api.read_task_runs(flow_run_filter=flow_filter))
+            present = {run.name for run in runs}
+            settled = all(run.state is not None and run.state.is_final() for run in runs)
+            if (settled and set(names) <= present) or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.25)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from flows.errors import ContractError, QualityGateFailed, WarehouseUnavailable, expected_failure
 from flows.warehouse.load import LOAD_LOCK
-from tests.conftest import write_csv
+from tests.conftest import settled_task_runs, write_csv
 
 UNREACHABLE = "postgresql://loader:pw@127.0.0.1:1/warehouse"
 
@@ -106,11 +106,11 @@ def _flow_run(day: date) -> Any:
 def _prefect_view(flow_run_id: Any) -> tuple[list[str], dict[str, int]]:
     """The run's log as the Prefect UI shows it, and the run counts of its task runs by task."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     with get_client(sync_client=True) as client:
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
-        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    tasks = settled_task_runs(flow_run_id)
     return [log.message for log in logs], {t.name.rsplit("-", 1)[0]: t.run_count for t in tasks}
 
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from flows.settings import Settings
 from flows.steps import engine_of
 from flows.warehouse.load import fact_checksum
-from tests.conftest import write_csv
+from tests.conftest import settled_task_runs, write_csv
 
 DAY = date(2024, 3, 5)
 
@@ -123,11 +123,6 @@ def test_landed_file_with_bad_rows_loads_the_good_ones_and_reconciles(
 def test_backfill_loads_every_day_with_one_task_run_per_day(
     prefect_api: None, settings: Settings, wh: sa.Engine
 ) -> None:
-    import asyncio
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
     from flows.pipeline import backfill_pipeline
 
     state = backfill_pipeline(start=date(2024, 3, 1), end=date(2024, 3, 3), concurrency=2, return_state=True)
@@ -135,31 +130,17 @@ def test_backfill_loads_every_day_with_one_task_run_per_day(
     assert [o["status"] for o in outcomes] == ["loaded"] * 3
     assert fact_checksum(wh)[0] == 3 * settings.transactions_per_day
 
-    async def task_run_names() -> set[str]:
-        async with get_client() as client:
-            runs = await client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-            )
-            return {r.name for r in runs}
-
-    names = asyncio.run(task_run_names())
+    days = ("day-2024-03-01", "day-2024-03-02", "day-2024-03-03")
+    names = {run.name for run in settled_task_runs(state.state_details.flow_run_id, days)}
     assert {"day-2024-03-01", "day-2024-03-02", "day-2024-03-03"} <= names
 
 
 def test_the_daily_flow_runs_the_days_steps_one_task_run_each(prefect_api: None, settings: Settings) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.client.schemas.sorting import TaskRunSort
-
     from flows.pipeline import daily_pipeline
 
     state = daily_pipeline(run_date=DAY, return_state=True)
     assert state.is_completed()
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-        )
+    runs = sorted(settled_task_runs(state.state_details.flow_run_id), key=lambda run: run.expected_start_time)
     steps = [r.name.rsplit("-", 1)[0] for r in runs if not r.name.startswith("lineage-")]
     assert steps == ["customers", "ingest", "validate-raw", "transform", "validate-processed", "load"], (
         "the steps of steps.run_day, in its order, the customer feed first"
@@ -172,9 +153,6 @@ def test_a_batched_backfill_blocks_its_bad_day_alone_and_equals_the_day_by_day_l
     """Six days in chunks of three, the second day's file with negative amounts: that day is blocked
     by its own gate (its own load_audit row, its own Failed task run), the five others load with
     their own accounting, and the warehouse equals the one the same files give loaded day by day."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
     from flows import steps
     from flows.errors import QualityGateFailed
     from flows.generate import days_between
@@ -204,10 +182,7 @@ def test_a_batched_backfill_blocks_its_bad_day_alone_and_equals_the_day_by_day_l
             audit["rows_loaded"] + audit["rows_superseded"] + audit["rows_quarantined"] + audit["duplicates_dropped"]
         )
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-        )
+    runs = settled_task_runs(state.state_details.flow_run_id, tuple(f"day-{day}" for day in days))
     by_name = {run.name: run.state_type.value for run in runs if run.state_type is not None}
     assert {"days-2024-03-01..2024-03-03", "days-2024-03-04..2024-03-06"} <= set(by_name), "two chunks"
     assert {day: by_name[f"day-{day}"] for day in days} == {

@@ -452,12 +452,9 @@ def prefect_api_url(request: pytest.FixtureRequest) -> str:
 
 def prefect_task_runs(flow_run_id: str) -> dict[str, Any]:
     """Task runs of a flow run by task name (ingest, transform, load, ...)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from tests.conftest import settled_task_runs
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(flow_run_id)])))
-    return {run.name.rsplit("-", 1)[0]: run for run in runs}
+    return {run.name.rsplit("-", 1)[0]: run for run in settled_task_runs(flow_run_id)}
 
 
 def prefect_flow_run_with(parameter: str, value: str) -> Any:
