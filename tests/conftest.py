@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,7 @@ def gated_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Setti
 # --------------------------------------------------------------------------------------------
 SHARED_DIR = pytest.StashKey[Path]()
 SERVER_STATE = "prefect-server.json"
+PREFECT_TEMPLATE = "prefect-template"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -164,6 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SHARED_DIR] = shared = Path(tempfile.mkdtemp(prefix="bap-pytest-"))
     if getattr(config.option, "numprocesses", None) and not config.option.collectonly:
         _spawn_prefect_server(shared)
+        _spawn_prefect_template(shared)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -239,6 +241,35 @@ def _wait_for_prefect_server(shared: Path) -> str:
             pytest.fail(f"the shared Prefect server does not answer at {state['api_url']}:\n{log}")
         time.sleep(0.2)
     return str(state["api_url"])
+
+
+def _spawn_prefect_template(shared: Path) -> None:
+    """Build the run's migrated Prefect home in the background (see tests/prefect_template.py)."""
+    folder = shared / PREFECT_TEMPLATE
+    folder.mkdir()
+    with (folder / "build.log").open("ab") as out:
+        subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("prefect_template.py")), str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def seed_prefect_home(request: pytest.FixtureRequest) -> Callable[[Path], Path]:
+    """Gives a PREFECT_HOME the run's already-migrated database, so that a server started on it skips
+    Prefect's first-start migrations (see tests/prefect_template.py); returns the home."""
+    from filelock import FileLock
+
+    from tests import prefect_template
+
+    shared = request.config.stash[SHARED_DIR]
+    with FileLock(shared / "prefect-template.lock"):
+        if not (shared / PREFECT_TEMPLATE).exists():
+            _spawn_prefect_template(shared)
+    return lambda home: prefect_template.seed(shared / PREFECT_TEMPLATE, home)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -178,9 +178,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ui_server(tmp_path_factory: pytest.TempPathFactory, seed_prefect_home: Callable[[Path], Path]) -> Iterator[str]:
     """A local Prefect server with its UI (the test harness serves the API only); stopped after."""
-    home = tmp_path_factory.mktemp("prefect-ui-home")
+    home = seed_prefect_home(tmp_path_factory.mktemp("prefect-ui-home"))
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}

@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,12 +76,16 @@ def webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, str]]:
-    """A real Prefect server (SQLite, own PREFECT_HOME) on a free port, started the way `bap` starts it."""
-    from flows.orchestration.local_stack import ensure_local_server, local_api_url, stop_local_server
+def prefect_server(
+    tmp_path_factory: pytest.TempPathFactory, seed_prefect_home: Callable[[Path], Path]
+) -> Iterator[tuple[Settings, str]]:
+    """A real Prefect server (SQLite, own PREFECT_HOME, its database already migrated) on a free port,
+    started the way `bap` starts it."""
+    from flows.orchestration.local_stack import ensure_local_server, local_api_url, server_home, stop_local_server
 
     root: Path = tmp_path_factory.mktemp("prefect-server")
     settings = Settings(data_dir=str(root / "state"), log_dir=str(root / "logs"), prefect_port=free_port())
+    seed_prefect_home(server_home(settings))
     assert ensure_local_server(settings, timeout_s=180)
     yield settings, local_api_url(settings)
     stop_local_server(settings)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -131,8 +132,11 @@ def _alive(procs: list[psutil.Process]) -> list[str]:
 
 @pytest.mark.prefect_server
 @pytest.mark.slow
-def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(tmp_path: Path, warehouse_url: str) -> None:
+def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(
+    tmp_path: Path, warehouse_url: str, seed_prefect_home: Callable[[Path], Path]
+) -> None:
     env = _env(tmp_path, warehouse_url)
+    seed_prefect_home(tmp_path / "data" / "prefect")  # `bap up`'s server home: its migrations already done
     port, dashboard_port = env["BAP_PREFECT_PORT"], env["BAP_DASHBOARD_PORT"]
     up = Bap(env, "up")
     try:
@@ -188,8 +192,11 @@ def test_sigterm_stops_bap_up_and_a_server_it_did_not_start_keeps_running(
 
 @pytest.mark.prefect_server
 @pytest.mark.slow
-def test_ctrl_c_stops_the_demo_and_everything_its_steps_started(tmp_path: Path) -> None:
+def test_ctrl_c_stops_the_demo_and_everything_its_steps_started(
+    tmp_path: Path, seed_prefect_home: Callable[[Path], Path]
+) -> None:
     env = _env(tmp_path, None, BAP_TRANSACTIONS_PER_DAY="50")  # the embedded warehouse
+    seed_prefect_home(tmp_path / "data" / "prefect")
     demo = Bap(env, "demo", "--days", "2")
     try:
         demo.wait_for("Press Ctrl-C", timeout_s=360)
