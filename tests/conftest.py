@@ -179,6 +179,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or SHARED_DIR not in config.stash:
         return
     shared = config.stash[SHARED_DIR]
+    _stop_prefect_template(shared)
     state = shared / SERVER_STATE
     if state.exists():
         with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
@@ -248,13 +249,29 @@ def _spawn_prefect_template(shared: Path) -> None:
     folder = shared / PREFECT_TEMPLATE
     folder.mkdir()
     with (folder / "build.log").open("ab") as out:
-        subprocess.Popen(
+        build = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("prefect_template.py")), str(folder)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    (folder / "pid").write_text(str(build.pid))
+
+
+def _stop_prefect_template(shared: Path) -> None:
+    """A run shorter than the template's build (a few quick tests) interrupts it: Ctrl-C lets the
+    build stop the server it started before the shared folder goes."""
+    folder = shared / PREFECT_TEMPLATE
+    if not (folder / "pid").exists() or (folder / "ready").exists() or (folder / "failed").exists():
+        return
+    with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+        build = psutil.Process(int((folder / "pid").read_text()))
+        build.send_signal(signal.SIGINT)
+        try:
+            build.wait(timeout=60)
+        except psutil.TimeoutExpired:
+            build.kill()
 
 
 @pytest.fixture(scope="session")

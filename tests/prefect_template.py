@@ -87,6 +87,7 @@ def seed(folder: Path, home: Path, *, timeout_s: float = 300.0) -> Path:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (CI)
     target = Path(sys.argv[1])
     try:
         build(target)
