@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+from flows.orchestration.local_stack import is_healthy
 
 
 def _free_port() -> int:
@@ -45,12 +45,7 @@ def build(folder: Path) -> None:
         )
     try:
         deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2, trust_env=False).json() is True:
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
+        while not is_healthy(f"http://127.0.0.1:{port}/api"):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the template server did not come up (see {folder / 'server.log'})")
             time.sleep(0.2)
