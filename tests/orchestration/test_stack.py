@@ -132,48 +132,6 @@ def _alive(procs: list[psutil.Process]) -> list[str]:
 
 @pytest.mark.prefect_server
 @pytest.mark.slow
-def test_bap_up_runs_the_stack_and_ctrl_c_stops_every_process(
-    tmp_path: Path, warehouse_url: str, seed_prefect_home: Callable[[Path], Path]
-) -> None:
-    env = _env(tmp_path, warehouse_url)
-    seed_prefect_home(tmp_path / "data" / "prefect")  # `bap up`'s server home: its migrations already done
-    port, dashboard_port = env["BAP_PREFECT_PORT"], env["BAP_DASHBOARD_PORT"]
-    up = Bap(env, "up")
-    try:
-        started = time.monotonic()
-        up.wait_for("Press Ctrl-C", timeout_s=240)
-        up_s = time.monotonic() - started
-        assert "Prefect UI" in up.output and f"http://127.0.0.1:{port}" in up.output
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10, trust_env=False).status_code == 200, "the Prefect UI"
-        assert httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=30, trust_env=False).status_code == 200
-        assert f"http://127.0.0.1:{dashboard_port}/data-docs/" in up.output
-
-        api_url = f"http://127.0.0.1:{port}/api"
-        run_id = prefect_api.create_run(api_url, "daily", {"run_date": date(2024, 1, 15)})
-        run = prefect_api.wait_for_run(api_url, run_id, timeout_s=120, poll_s=0.5)
-        assert run.state.is_completed(), (tmp_path / "logs" / "prefect-worker.log").read_text()
-        engine = sa.create_engine(warehouse_url, poolclass=sa.pool.NullPool)
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT rows_loaded FROM load_audit WHERE run_date = '2024-01-15'").scalar() > 0
-        engine.dispose()
-        procs = up.everything_started(tmp_path / "data")
-        assert any("worker start" in " ".join(p.cmdline()) for p in procs)
-        assert any("prefect.server.api.server:create_app" in p.cmdline() for p in procs)
-
-        t0 = time.monotonic()
-        assert up.stop(signal.SIGINT) == 0, up.output
-        stop_s = time.monotonic() - t0
-    finally:
-        if up.proc.poll() is None:
-            up.proc.kill()
-    assert _alive(procs) == [], "orphaned processes"
-    assert not is_healthy(f"http://127.0.0.1:{port}/api")
-    assert "Stopped the local Prefect server" in up.output and "(this command started it)" in up.output
-    print(f"\nbap up: ready in {up_s:.1f} s (cold server), stopped in {stop_s:.1f} s")
-
-
-@pytest.mark.prefect_server
-@pytest.mark.slow
 def test_sigterm_stops_bap_up_and_a_server_it_did_not_start_keeps_running(
     prefect_api: None, tmp_path: Path, warehouse_url: str
 ) -> None:
@@ -192,23 +150,47 @@ def test_sigterm_stops_bap_up_and_a_server_it_did_not_start_keeps_running(
 
 @pytest.mark.prefect_server
 @pytest.mark.slow
-def test_ctrl_c_stops_the_demo_and_everything_its_steps_started(
+def test_the_demo_backfills_then_brings_the_stack_up_and_ctrl_c_stops_every_process(
     tmp_path: Path, seed_prefect_home: Callable[[Path], Path]
 ) -> None:
-    env = _env(tmp_path, None, BAP_TRANSACTIONS_PER_DAY="50")  # the embedded warehouse
-    seed_prefect_home(tmp_path / "data" / "prefect")
+    """`bap demo` is the backfill, then `bap up` on the Prefect server it started: one test for both (a
+    stack costs its processes' start-up), on the embedded warehouse the README's first command uses."""
+    env = _env(tmp_path, None, BAP_TRANSACTIONS_PER_DAY="50")
+    seed_prefect_home(tmp_path / "data" / "prefect")  # the server's home: its migrations already done
+    port, dashboard_port = env["BAP_PREFECT_PORT"], env["BAP_DASHBOARD_PORT"]
     demo = Bap(env, "demo", "--days", "2")
     try:
+        started = time.monotonic()
         demo.wait_for("Press Ctrl-C", timeout_s=360)
-        procs = demo.everything_started(tmp_path / "data")
-        assert (
-            httpx.get(f"http://127.0.0.1:{env['BAP_DASHBOARD_PORT']}/", timeout=30, trust_env=False).status_code == 200
-        )
+        up_s = time.monotonic() - started
+        assert "Prefect UI" in demo.output and f"http://127.0.0.1:{port}" in demo.output
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10, trust_env=False).status_code == 200, "the Prefect UI"
+        assert httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=30, trust_env=False).status_code == 200
+        assert f"http://127.0.0.1:{dashboard_port}/data-docs/" in demo.output
         assert postgres_for(tmp_path / "data" / "warehouse" / "pgdata"), "the demo runs on the embedded warehouse"
-        assert any("create_app" in " ".join(p.cmdline()) for p in procs), "and on a Prefect server it started"
+
+        api_url = f"http://127.0.0.1:{port}/api"  # a deployment run goes through the worker bap up started
+        run_id = prefect_api.create_run(api_url, "daily", {"run_date": date(2024, 1, 15)})
+        run = prefect_api.wait_for_run(api_url, run_id, timeout_s=120, poll_s=0.5)
+        assert run.state.is_completed(), (tmp_path / "logs" / "prefect-worker.log").read_text()
+        warehouse = next(line.split()[1] for line in demo.lines if line.startswith("warehouse:"))
+        engine = sa.create_engine(warehouse, poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            loaded = conn.exec_driver_sql("SELECT run_date, rows_loaded FROM load_audit ORDER BY run_date").all()
+        engine.dispose()
+        assert loaded[0][0] == date(2024, 1, 15) and loaded[0][1] > 0, loaded
+        assert len(loaded) == 3, "and the demo's two days"
+
+        procs = demo.everything_started(tmp_path / "data")
+        assert any("worker start" in " ".join(p.cmdline()) for p in procs)
+        assert any("prefect.server.api.server:create_app" in p.cmdline() for p in procs), "a server it started"
+        t0 = time.monotonic()
         assert demo.stop(signal.SIGINT) in (0, 130), demo.output
+        stop_s = time.monotonic() - t0
     finally:
         if demo.proc.poll() is None:
             demo.proc.kill()
     assert _alive(procs) == [], f"left running:\n{demo.output}"
-    assert "(this command started it)" in demo.output
+    assert not is_healthy(api_url)
+    assert "Stopped the local Prefect server" in demo.output and "(this command started it)" in demo.output
+    print(f"\nbap demo: up in {up_s:.1f} s (seeded server), stopped in {stop_s:.1f} s")
