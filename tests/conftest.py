@@ -213,6 +213,15 @@ def _spawn_prefect_server(shared: Path) -> None:
         # As in Prefect's test harness: no scheduler, no late-run marking (no test deploys here).
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
+        # Nor the loops that tend what no test here has: automations (triggers), workers' liveness
+        # (foreman), cancellations, pauses, expired concurrency leases, old-run clean-up. The ones
+        # the tests read through stay on: the task-run recorder and the event persister.
+        PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED="false",
+        PREFECT_SERVER_SERVICES_FOREMAN_ENABLED="false",
+        PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED="false",
+        PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED="false",
+        PREFECT_SERVER_SERVICES_REPOSSESSOR_ENABLED="false",
+        PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_ENABLED="false",
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",
     )
     with (shared / "prefect-server.log").open("ab") as out:
