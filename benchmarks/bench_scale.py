@@ -488,11 +488,11 @@ def scale_run(
     keep: bool = False,
     parent: str | Path | None = None,
     console: Console | None = None,
-    prepare: Callable[[Path], object] | None = None,
+    prepare: Callable[[Settings], object] | None = None,
 ) -> dict[str, Any]:
     """The whole run in a throwaway folder under `parent` (removed at the end unless `keep`).
-    `prepare` gets that folder before any service starts (the tests seed its Prefect home there:
-    `<folder>/state/prefect`, so that the server skips its first-start migrations)."""
+    `prepare` gets the run's settings before any service starts (the tests seed its Prefect
+    server's home, so that the server skips its first-start migrations)."""
     from benchmarks.common import machine
 
     console = console or Console(stderr=True)
@@ -505,7 +505,7 @@ def scale_run(
     _warn_about_disk(root, days * rows, console)
     try:
         if prepare is not None:
-            prepare(root)
+            prepare(run.settings())
         began = time.perf_counter()
         with services(run, say=lambda m: console.print(f"[dim]{m}[/dim]")) as url:
             figures["services_start_s"] = round(time.perf_counter() - began, 1)  # not in the backfill's time

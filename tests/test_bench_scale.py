@@ -28,7 +28,7 @@ def test_the_scale_run_backfills_measures_and_leaves_nothing_behind(
     tmp_path: Path, seed_prefect_home: Callable[[Path], Path]
 ) -> None:
     from benchmarks.bench_scale import scale_run
-    from flows.orchestration.local_stack import is_healthy
+    from flows.orchestration.local_stack import is_healthy, server_home
 
     out = io.StringIO()
     # The 2 s are counted once every user has opened its gradio_client session (a barrier), however long that took
@@ -40,7 +40,7 @@ def test_the_scale_run_backfills_measures_and_leaves_nothing_behind(
         browser=False,
         parent=tmp_path,
         console=Console(file=out),
-        prepare=lambda root: seed_prefect_home(root / "state" / "prefect"),  # its server skips the migrations
+        prepare=lambda settings: seed_prefect_home(server_home(settings)),  # its server skips the migrations
     )
 
     assert figures["day_states"] == {"2024-12-30": "Completed", "2024-12-31": "Completed"}, out.getvalue()
