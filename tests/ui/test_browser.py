@@ -254,3 +254,32 @@ def test_dashboard_at_phone_width(browser: Any, served: tuple[Any, str]) -> None
     page.wait_for_timeout(800)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
     page.close()
+
+
+def test_the_quality_tab_is_drawn_when_opened_and_a_picked_day_shows_its_rows(
+    browser: Any, served: tuple[Any, str]
+) -> None:
+    """The page load draws the Overview only (the Quality tab costs its first paint nothing); opening
+    the tab draws its charts and tables, and picking a day lists that day's quarantined rows."""
+    server, _ = served
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url + "/")
+    page.wait_for_selector("[data-kpi='txn_count'][data-value]:not([data-value=''])", timeout=60_000)
+    page.wait_for_selector("#chart-trend-revenue .gtitle")
+    assert page.locator("#chart-pass-rate, #q-failures, #q-day").count() == 0
+    page.get_by_role("tab", name="Quality").click()
+    page.wait_for_selector("#chart-pass-rate .gtitle")
+    page.wait_for_selector("#q-rows table")
+    first = page.locator("#q-day input").input_value().split(" · ")[0]
+    labels = options(page, "q-day")
+    assert len(labels) >= 2, labels
+    picked = next(label for label in labels if not label.startswith(first))
+    choose(page, "q-day", picked)
+    day_key = picked.split(" · ")[0].replace("-", "")
+    page.wait_for_function(
+        "id => (document.querySelector('#q-rows') || {innerText: ''}).innerText.includes(id)",
+        arg=f"T{day_key}-Q",
+        timeout=30_000,
+    )
+    assert f"T{first.replace('-', '')}-Q" not in page.inner_text("#q-rows")
+    page.close()
