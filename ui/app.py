@@ -48,7 +48,7 @@ from ui.view import (
     Cascade,
     DashboardView,
     Filters,
-    export_frame,
+    export_csv,
     none_if_all,
     segment_as,
 )
@@ -146,6 +146,22 @@ def _fresh(outputs: tuple[Any, ...]) -> tuple[Any, ...]:
     """A cached output tuple for one response: Gradio consumes update dicts, so each response gets
     its own copies (figures, HTML and frames are shared: nothing changes them)."""
     return tuple(dict(o) if isinstance(o, dict) else o for o in outputs)
+
+
+class Later:
+    """A cached output drawn the first time a response sends it: the daily table's rows, which
+    most filter changes never send (the table is closed), cost a tenth of a new view."""
+
+    def __init__(self, draw: Callable[[], Any]) -> None:
+        self._draw: Callable[[], Any] | None = draw
+        self._value: Any = None
+
+    def value(self) -> Any:
+        draw = self._draw
+        if draw is not None:  # two sessions drawing it at once draw the same value
+            self._value = draw()
+            self._draw = None
+        return self._value
 
 
 @dataclass
@@ -248,10 +264,9 @@ class Dashboard:
 
     # -- outputs ----------------------------------------------------------------------------
     def _export(self, view: DashboardView) -> str | None:
-        frame = export_frame(view)
-        if frame.empty:
+        if view.daily.empty:
             return None
-        data = frame.to_csv(index=False).encode()
+        data = export_csv(view).encode()
         digest = hashlib.sha256(data).hexdigest()[:10]
         f = view.filters
         path = self.export_dir / f"bap-daily-{f.start:%Y%m%d}-{f.end:%Y%m%d}-{digest}.csv"
@@ -321,7 +336,6 @@ class Dashboard:
         figures = charts.view_figures(view)
         geo, f = sel.cascade, sel.filters
         channels, segments = self.queries.channels(), self.queries.segments()
-        rows = cards.daily_table(view)
         return (
             sel.preset,
             f"{f.start:%Y-%m-%d}",
@@ -336,8 +350,8 @@ class Dashboard:
             cards.selection_html(view, self._notes(sel, channels, segments)),
             cards.kpi_cards_html(view),
             *(plot(figures[name]) for name in FIGURE_NAMES),
-            table_data(rows) if not rows.empty else CLOSED_TABLE,
-            cards.notice_html("No days with data in this selection.", tone="info") if rows.empty else "",
+            Later(lambda: table_data(cards.daily_table(view))) if not view.daily.empty else CLOSED_TABLE,
+            cards.notice_html("No days with data in this selection.", tone="info") if view.daily.empty else "",
             self._export(view),  # None for an empty view: the button downloads nothing
         )
 
@@ -378,6 +392,7 @@ class Dashboard:
         """The daily table opened: its rows for the current filters (from the render cache)."""
         with _warehouse_errors():
             outputs = self.render(self.select(*values[: len(FILTER_NAMES)]))
+        outputs = _daily_if(True, outputs)
         return outputs[OUTPUT_NAMES.index("daily_table")], outputs[OUTPUT_NAMES.index("daily_note")], True
 
     def on_preset(self, preset: str | None, start: Any, end: Any) -> tuple[Any, Any]:
@@ -436,11 +451,13 @@ def _split(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
 
 
 def _daily_if(table_open: bool, outputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The outputs, without the daily table's rows while the table is closed (a smaller payload;
-    an empty table rather than gr.skip(), which would cost Gradio a new component)."""
-    if table_open:
-        return outputs
+    """The outputs, with the daily table's rows (drawn now if no response sent them before) while
+    the table is open, and without them while it is closed (a smaller payload; an empty table
+    rather than gr.skip(), which would cost Gradio a new component)."""
     table_at, note_at = OUTPUT_NAMES.index("daily_table"), OUTPUT_NAMES.index("daily_note")
+    if table_open:
+        rows = outputs[table_at]
+        return (*outputs[:table_at], rows.value() if isinstance(rows, Later) else rows, *outputs[table_at + 1 :])
     return (*outputs[:table_at], CLOSED_TABLE, "", *outputs[note_at + 1 :])
 
 

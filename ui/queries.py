@@ -179,19 +179,23 @@ class DashboardQueries:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bap-dashboard-sql")
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _rows(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The rows of the query file `name` (its path under warehouse_sql/); none while the warehouse is not initialised."""
+    def _result(self, name: str, params: dict[str, Any] | None, read: Callable[[sa.CursorResult[Any]], T]) -> T | None:
+        """read(the result of the query file `name`) (its path under warehouse_sql/); None while
+        the warehouse is not initialised."""
         try:
             with self.engine.connect() as conn:
-                result = conn.exec_driver_sql(sql(name), params or {})
-                return [dict(r) for r in result.mappings()]
+                return read(conn.exec_driver_sql(sql(name), params or {}))
         except sa.exc.ProgrammingError as exc:
             if not _is_missing_table(exc):
                 raise
-            return []
+            return None
+
+    def _rows(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._result(name, params, lambda result: [dict(r) for r in result.mappings()]) or []
 
     def _tuples(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return [tuple(r.values()) for r in self._rows(name, params)]
+        """The rows as plain tuples, in the query's column order (the view's rows: no dicts to build)."""
+        return self._result(name, params, lambda result: [tuple(r) for r in result]) or []
 
     def _read_version(self) -> tuple[Any, ...]:
         ready = self._rows("queries/warehouse_ready.sql")

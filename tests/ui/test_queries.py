@@ -3,6 +3,7 @@ worked out by hand from the table in that module's docstring."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from tests.ui.conftest import Fact, add_day
 from ui.queries import DashboardQueries, open_reader
 from ui.view import (
+    EXPORT_COLUMNS,
     City,
     DashboardView,
     Filters,
@@ -21,7 +23,7 @@ from ui.view import (
     build_view,
     cascade,
     comparison_dimension,
-    export_frame,
+    export_csv,
     trend_dimension,
     uses_fine_rollup,
 )
@@ -92,7 +94,7 @@ def test_a_filter_combination_without_rows_gives_an_empty_view(queries: Dashboar
     assert view.kpis.current.txn_count == 0
     assert view.kpis.current.failure_rate is None
     assert view.daily.empty and view.trend.empty and view.comparison.empty
-    assert export_frame(view).empty
+    assert export_csv(view).splitlines() == [",".join(EXPORT_COLUMNS)]  # the header alone
 
 
 def test_unknown_values_match_nothing_instead_of_everything(queries: DashboardQueries) -> None:
@@ -188,10 +190,36 @@ def test_fine_and_coarse_rollups_agree(queries: DashboardQueries) -> None:
 
 
 def test_export_is_the_daily_table_of_the_view(queries: DashboardQueries) -> None:
-    frame = export_frame(queries.view(SECOND_HALF))
+    view = queries.view(SECOND_HALF)
+    frame = pd.read_csv(io.StringIO(export_csv(view)))
     assert list(frame.columns)[:5] == ["date", "transactions", "failed", "failure_rate_pct", "revenue_success"]
+    assert frame["date"].tolist() == [f"{d:%Y-%m-%d}" for d in view.daily["date"]]
     assert frame["transactions"].tolist() == [4, 4, 4, 4, 5]
     assert frame["revenue_success"].sum() == pytest.approx(115.0)
+    rates = (view.daily["failure_rate"] * 100).round(3)
+    assert frame["failure_rate_pct"].tolist() == pytest.approx(rates.tolist(), nan_ok=True)
+
+
+def test_the_export_leaves_a_rate_without_transactions_empty() -> None:
+    days = pd.to_datetime(["2024-01-01", "2024-01-02"])
+    daily = pd.DataFrame(
+        {
+            "date": days,
+            "txn_count": [0.0, 3.0],
+            "failed_count": [0.0, 1.0],
+            "revenue": [0.0, 12.346],
+            "avg_processing_s": [float("nan"), 2.0],
+            "failure_rate": [float("nan"), 1 / 3],
+            "revenue_ma7": [0.0, 6.174],
+            "failure_rate_ma7": [float("nan"), 1 / 3],
+            "avg_processing_s_ma7": [float("nan"), 2.0],
+        }
+    )
+    view = replace(build_view(SECOND_HALF, [], [], source="agg_daily_region"), daily=daily)
+    assert export_csv(view).splitlines()[1:] == [
+        "2024-01-01,0,0,,0.0,,0.0,,",
+        "2024-01-02,3,1,33.333,12.35,2.0,6.17,33.333,2.0",
+    ]
 
 
 # --- top N (pure: more items than the warehouse above has) -------------------------------------------
