@@ -195,7 +195,7 @@ class DashboardQueries:
 
     def _tuples(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows as plain tuples, in the query's column order (the view's rows: no dicts to build)."""
-        return self._result(name, params, lambda result: [tuple(r) for r in result]) or []
+        return self._result(name, params, lambda result: [tuple(r) for r in result.all()]) or []
 
     def _read_version(self) -> tuple[Any, ...]:
         ready = self._rows("queries/warehouse_ready.sql")
