@@ -67,6 +67,8 @@ FIGURES = (  # what `bap bench` reports, each next to its baseline from the same
     "baseline_first_paint_ms",
     "dashboard_start_s",
     "baseline_start_s",
+    "dashboard_server_cpu_ms_per_change",
+    "baseline_server_cpu_ms_per_change",
 )
 
 

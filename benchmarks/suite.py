@@ -46,6 +46,7 @@ TEAM_RATIOS = {  # ratio -> (dashboard figure, baseline figure), both from the s
     "dashboard_changes_vs_baseline": ("dashboard_changes_per_s", "baseline_changes_per_s"),
     "dashboard_first_paint_vs_baseline": ("dashboard_first_paint_ms", "baseline_first_paint_ms"),
     "dashboard_start_vs_baseline": ("dashboard_start_s", "baseline_start_s"),
+    "dashboard_server_cpu_vs_baseline": ("dashboard_server_cpu_ms_per_change", "baseline_server_cpu_ms_per_change"),
 }
 
 

@@ -22,7 +22,14 @@ def test_the_load_script_drives_the_dashboard_and_the_baseline(pg_admin_url: str
     result = main(facts=20_000, users=3, seconds=3, json_path=out, days=60, admin_url=pg_admin_url, browser=False)
 
     assert result["dashboard_errors"] == 0 and result["baseline_errors"] == 0, result["error_samples"]
-    for key in ("dashboard_users_p95_ms", "dashboard_changes_per_s", "baseline_users_p95_ms", "baseline_changes_per_s"):
+    for key in (
+        "dashboard_users_p95_ms",
+        "dashboard_changes_per_s",
+        "baseline_users_p95_ms",
+        "baseline_changes_per_s",
+        "dashboard_server_cpu_ms_per_change",  # the serving process's CPU for each completed change
+        "baseline_server_cpu_ms_per_change",
+    ):
         assert isinstance(result[key], float) and result[key] > 0, key
     assert result["render_cache_misses"] > 0  # the load went through the dashboard's own render path
     assert json.loads(out.read_text())["dashboard_users_p95_ms"] == result["dashboard_users_p95_ms"]
