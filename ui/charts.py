@@ -206,6 +206,11 @@ def _dates(values: pd.Series) -> list[str]:
     return [str(d) for d in np.datetime_as_string(days, unit="D")]
 
 
+def trend_dates(trend: pd.DataFrame) -> np.ndarray:
+    """The trend's x values, 'YYYY-MM-DD' strings (an object array, picked per item)."""
+    return np.asarray(_dates(trend["date"]), dtype=object)
+
+
 def _values(values: pd.Series, metric: str) -> np.ndarray:
     """Rounded for the wire: a browser needs no more digits than it shows."""
     return np.round(values.to_numpy(dtype=float), 2 if metric == "revenue" else 5)
@@ -280,10 +285,12 @@ def trend_figure(
     title: str | None = None,
     subtitle: str = "",
     period: tuple[date, date] | None = None,
+    dates: np.ndarray | None = None,
 ) -> FigureSpec:
     """Daily values and their 7-day moving average, per item (or for the total when `dimension`
     is None). `trend` has the columns of DashboardView.trend; `period` fixes the x axis to the
-    selected days (so a sparse selection shows its gaps, and one day is not a zoom into hours)."""
+    selected days (so a sparse selection shows its gaps, and one day is not a zoom into hours).
+    `dates`: trend_dates(trend), when the caller draws several metrics of one trend."""
     spec = METRICS[metric]
     title = title or trend_title(metric, dimension, len(items), len(items))
     if trend.empty or not items:
@@ -293,7 +300,8 @@ def trend_figure(
     few = trend["date"].nunique() <= 14  # markers, so that a lone day still shows its average
     mode = "lines+markers" if few else "lines"
     item_of = trend["item"].to_numpy()  # columns read once, rows picked per item with numpy
-    all_x, all_daily = np.asarray(_dates(trend["date"]), dtype=object), _values(trend[metric], metric)
+    all_x = trend_dates(trend) if dates is None else dates
+    all_daily = _values(trend[metric], metric)
     all_average = _values(trend[f"{metric}_ma7"], metric)
     for rank, item in enumerate(items if dimension is not None else items[:1]):
         mine = item_of == item
@@ -482,6 +490,7 @@ def view_figures(view: DashboardView) -> dict[str, FigureSpec]:
     f = view.filters
     context = f"{_period(f)} · {f.describe()}"
     figures: dict[str, FigureSpec] = {}
+    dates = None if view.empty else trend_dates(view.trend)
     for metric in TREND_METRICS:
         title = trend_title(metric, view.trend_dimension, len(view.trend_items), view.trend_item_count, f.segment_as)
         note = METRICS[metric].note
@@ -497,6 +506,7 @@ def view_figures(view: DashboardView) -> dict[str, FigureSpec]:
                 title=title,
                 subtitle=sub,
                 period=(f.start, f.end),
+                dates=dates,
             )
     for metric in COMPARISON_METRICS:
         shown = len(view.comparison)
