@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 from html import escape
+from itertools import pairwise
 from typing import Final
 
 import pandas as pd
@@ -74,11 +75,21 @@ def _raw(metric: str, value: float | None) -> str:
     return f"{value:.6f}"
 
 
+def _at_most(points: list[float], n: int) -> list[float]:
+    """`points` in at most `n` consecutive buckets, each its mean: a sparkline has one pixel per
+    point at most, so two years of days draw the same shape from a seventh of the markup."""
+    if len(points) <= n:
+        return points
+    edges = [round(i * len(points) / n) for i in range(n + 1)]
+    return [sum(points[a:b]) / (b - a) for a, b in pairwise(edges) if b > a]
+
+
 def sparkline_svg(values: list[float], color: str, *, width: int = 104, height: int = 32) -> str:
     """A tiny inline SVG line (with a soft fill) of a series; empty string for < 2 points."""
     points = [v for v in values if math.isfinite(v)]
     if len(points) < 2:
         return ""
+    points = _at_most(points, width)
     lo, hi = min(points), max(points)
     span = (hi - lo) or 1.0
     step = width / (len(points) - 1)
